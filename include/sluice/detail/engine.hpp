@@ -1,0 +1,370 @@
+// The engine under every runner: up to max_at_once worker coroutines, spawned on demand, each
+// pulling the next input only when its task can start and awaiting the task inline (no
+// co_spawn per task). A sink decides what a result becomes (stored by index, buffered for a
+// stream, first-wins), the error policy what a failure does.
+#pragma once
+
+#include "sluice/detail/wait_queue.hpp"
+#include "sluice/errors.hpp"
+#include "sluice/limiter.hpp"
+#include "sluice/options.hpp"
+#include "sluice/rate_limiter.hpp"
+#include "sluice/stream.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sluice::detail {
+
+inline constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+
+// ---- input sources --------------------------------------------------------------------------
+
+/// Inputs from a view, pulled with no suspension. An input is handed to its task as a
+/// `holder`: a pointer to the element for forward ranges of references (the element outlives
+/// the advance), else the value itself (advancing a single-pass range may invalidate it).
+template <std::ranges::view V>
+class range_source {
+  using reference = std::ranges::range_reference_t<V>;
+  static constexpr bool by_pointer =
+      std::ranges::forward_range<V> && std::is_lvalue_reference_v<reference>;
+
+ public:
+  static constexpr bool is_async = false;
+  using holder = std::conditional_t<by_pointer, std::remove_reference_t<reference>*,
+                                    std::ranges::range_value_t<V>>;
+
+  explicit range_source(V v) : view_(std::move(v)) {}
+
+  void open() {
+    it_.emplace(std::ranges::begin(view_));
+    end_.emplace(std::ranges::end(view_));
+  }
+  [[nodiscard]] bool exhausted() const { return *it_ == *end_; }
+  /// The current input; advances past it.
+  holder take() {
+    auto& it = *it_;
+    if constexpr (by_pointer) {
+      holder h = std::addressof(*it);
+      ++it;
+      return h;
+    } else {
+      holder h(std::ranges::iter_move(it));
+      ++it;
+      return h;
+    }
+  }
+  static auto& arg(holder& h) {
+    if constexpr (by_pointer)
+      return *h;
+    else
+      return h;
+  }
+
+ private:
+  V view_;
+  std::optional<std::ranges::iterator_t<V>> it_;
+  std::optional<std::ranges::sentinel_t<V>> end_;
+};
+
+/// Inputs from a sluice stream (an earlier stage), pulled one caller at a time.
+template <class T, class Holder>
+class stream_source {
+ public:
+  static constexpr bool is_async = true;
+  using holder = T;
+
+  explicit stream_source(Holder h) : s_(std::move(h)) {}
+  void open() {}
+  boost::asio::awaitable<std::optional<T>> pull() {
+    auto turn = co_await lock_->acquire();
+    co_return co_await stream_ref().next();
+  }
+  static T& arg(T& h) { return h; }
+
+ private:
+  stream<T>& stream_ref() {
+    if constexpr (std::is_pointer_v<Holder>)
+      return *s_;
+    else
+      return s_;
+  }
+  Holder s_;
+  std::unique_ptr<limiter> lock_ = std::make_unique<limiter>(1);
+};
+
+template <class R>
+auto make_source(R&& r) {
+  using D = std::remove_cvref_t<R>;
+  if constexpr (is_stream_v<D>) {
+    using T = typename D::value_type;
+    if constexpr (std::is_lvalue_reference_v<R>)
+      return stream_source<T, stream<T>*>(&r);
+    else
+      return stream_source<T, stream<T>>(std::move(r));
+  } else {
+    static_assert(std::ranges::input_range<R>,
+                  "sluice: inputs must be an input range or a sluice::stream");
+    return range_source<std::views::all_t<R>>(std::views::all(std::forward<R>(r)));
+  }
+}
+
+template <class R>
+using source_for = decltype(make_source(std::declval<R>()));
+
+/// The result type of one task: fn(input) must return asio::awaitable<T>.
+template <class Source, class Fn>
+using task_result_t = typename std::invoke_result_t<
+    Fn&, decltype(Source::arg(std::declval<typename Source::holder&>()))>::value_type;
+
+// ---- the engine ---------------------------------------------------------------------------
+
+/// Sink requirements (S is the sink, E the engine, R the result type):
+///   void on_value(E&, std::size_t index, R&&)   (or on_value(E&, index) for void results)
+///   void on_failure(E&, std::size_t index)      a task failed under keep_going
+///   void on_finished(E&)                        every worker has exited
+template <class Clock, class Source, class Fn, class Sink>
+class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sink>>,
+               private wait_owner<char> {
+ public:
+  using result_type = task_result_t<Source, Fn>;
+
+  engine(Source src, Fn fn, Sink sink, const options& opts)
+      : src_(std::move(src)),
+        fn_(std::move(fn)),
+        sink_(std::move(sink)),
+        opts_(opts),
+        max_workers_(opts.max_at_once == 0 ? unlimited : opts.max_at_once) {
+    validate(opts);
+  }
+  engine(const engine&) = delete;
+
+  Sink& sink() noexcept { return sink_; }
+  const options& opts() const noexcept { return opts_; }
+
+  /// Spawns the first worker on `ex`; the rest are spawned as inputs keep coming.
+  void start(boost::asio::any_io_executor ex) {
+    ex_ = std::move(ex);
+    started_ = true;
+    if (opts_.max_per_second > 0) rate_.emplace(ex_, opts_.max_per_second, opts_.burst);
+    try {
+      src_.open();
+    } catch (...) {
+      fail(std::current_exception());
+      finish();
+      return;
+    }
+    spawn();
+  }
+
+  [[nodiscard]] bool started() const noexcept { return started_; }
+  [[nodiscard]] bool finished() const noexcept { return finished_; }
+  [[nodiscard]] bool cancelled() const noexcept { return cancelled_; }
+
+  /// Suspends until every worker has exited. Cancelling the caller cancels every task and
+  /// still waits for all of them (check cancelled() afterwards).
+  boost::asio::awaitable<void> join() {
+    if (!finished_) co_await done_.wait(0, this, boost::asio::use_awaitable, cancel_mode::notify);
+  }
+
+  /// Stops pulling input; with `cancel_running`, running tasks and waiting workers are
+  /// cancelled too (they observe Asio cancellation).
+  void stop(bool cancel_running) noexcept {
+    stopping_ = true;
+    gate_.fail_all(nullptr);  // gated workers wake up and see stopping_
+    if (!cancel_running) return;
+    for (std::size_t i = 0; i < signals_.size(); ++i)
+      if (active_[i] == worker_running) signals_[i]->emit(boost::asio::cancellation_type::terminal);
+  }
+
+  /// The caller's cancellation: stop everything and remember why.
+  void cancel() noexcept {
+    if (finished_) return;
+    cancelled_ = true;
+    stop(true);
+  }
+
+  /// Lets workers pull inputs with index < limit (ordered streams raise it as they deliver).
+  void set_pull_limit(std::size_t limit) {
+    pull_limit_ = limit;
+    if (!gate_.empty() && reserved_ < pull_limit_) gate_.fail_all(nullptr);
+  }
+
+  /// The error that stopped the run (fail_fast, or a broken input), if any.
+  [[nodiscard]] std::exception_ptr first_error() const noexcept { return first_error_; }
+  /// Every failure of a keep_going run.
+  [[nodiscard]] std::vector<task_error>& errors() noexcept { return errors_; }
+  /// Inputs pulled (= tasks started) so far.
+  [[nodiscard]] std::size_t pulled() const noexcept { return next_index_; }
+
+  /// Throws what a finished run owes its caller: cancellation, then the first error, then the
+  /// keep_going failures.
+  void rethrow() {
+    if (cancelled_) throw boost::system::system_error(boost::asio::error::operation_aborted);
+    if (first_error_) std::rethrow_exception(first_error_);
+    if (!errors_.empty()) throw task_errors(std::move(errors_), next_index_);
+  }
+
+ private:
+  void on_cancelled(const char&) override { cancel(); }
+
+  void spawn() {
+    ++workers_;
+    spawn_pending_ = true;
+    std::size_t id;
+    if (!free_ids_.empty()) {
+      id = free_ids_.back();
+      free_ids_.pop_back();
+    } else {
+      id = signals_.size();
+      signals_.push_back(std::make_unique<boost::asio::cancellation_signal>());
+      active_.push_back(0);
+    }
+    active_[id] = worker_spawned;
+    // co_spawn would start the worker inline (Asio dispatches its first step): spawns would
+    // then nest, one stack level per worker, and later workers would run before earlier ones.
+    boost::asio::post(ex_, [self = this->shared_from_this(), id] {
+      auto& e = *self;
+      boost::asio::co_spawn(
+          e.ex_, e.worker(id),
+          boost::asio::bind_cancellation_slot(
+              e.signals_[id]->slot(), [self, id](std::exception_ptr) mutable {
+                // The worker body catches everything; nothing arrives here.
+                auto& e = *self;
+                e.free_ids_.push_back(id);
+                if (--e.workers_ == 0) e.finish();
+                // Asio is still inside this worker's frame: let the engine die later, if last.
+                boost::asio::post(e.ex_, [keep = std::move(self)] {});
+              }));
+    });
+  }
+
+  void maybe_spawn() {
+    if (spawn_pending_ || stopping_ || workers_ >= max_workers_) return;
+    if constexpr (!Source::is_async)
+      if (src_.exhausted()) return;
+    spawn();
+  }
+
+  void finish() {
+    finished_ = true;
+    done_.fail_all(nullptr);
+    sink_.on_finished(*this);
+  }
+
+  void fail(std::exception_ptr e) {
+    if (!first_error_ && !cancelled_) first_error_ = std::move(e);
+    stop(true);
+  }
+
+  void task_failed(std::size_t index, std::exception_ptr e) {
+    if (stopping_) return;  // a consequence of the stop, or a sibling's failure in the same turn
+    if (opts_.errors == error_policy::fail_fast) {
+      fail(std::move(e));
+    } else {
+      errors_.push_back({index, std::move(e)});
+      sink_.on_failure(*this, index);
+    }
+  }
+
+  boost::asio::awaitable<void> worker(std::size_t id) {
+    active_[id] = worker_running;
+    spawn_pending_ = false;
+    try {
+      while (!stopping_) {
+        if constexpr (!Source::is_async)
+          if (src_.exhausted()) break;
+        if (reserved_ >= pull_limit_) {
+          co_await gate_.wait(0, nullptr, boost::asio::use_awaitable);
+          continue;
+        }
+        ++reserved_;  // this worker's claim on the pull window, kept while it waits for limits
+        permit shared_permit;
+        if (opts_.limiter) shared_permit = co_await opts_.limiter->acquire();
+        if (rate_) co_await rate_->acquire();
+        if (opts_.rate_limiter) co_await opts_.rate_limiter->acquire();
+        if (stopping_) break;
+        std::optional<typename Source::holder> item;
+        if constexpr (Source::is_async)
+          item = co_await src_.pull();
+        else if (!src_.exhausted())
+          item.emplace(src_.take());
+        if (!item) {
+          --reserved_;
+          break;
+        }
+        const std::size_t index = next_index_++;
+        maybe_spawn();
+        try {
+          if constexpr (std::is_void_v<result_type>) {
+            co_await std::invoke(fn_, Source::arg(*item));
+            sink_.on_value(*this, index);
+          } else {
+            sink_.on_value(*this, index, co_await std::invoke(fn_, Source::arg(*item)));
+          }
+        } catch (...) {
+          task_failed(index, std::current_exception());
+        }
+      }
+    } catch (...) {
+      // Cancelled while waiting for a limit or the gate, or the input itself threw.
+      if (!stopping_) fail(std::current_exception());
+    }
+    active_[id] = worker_idle;
+    // Asio 1.81's co_spawn awaits once more after the body returns and would throw if this
+    // worker was cancelled; the state is of no use any more, so clear it.
+    co_await boost::asio::this_coro::reset_cancellation_state();
+  }
+
+  Source src_;
+  Fn fn_;
+  Sink sink_;
+  options opts_;
+  std::size_t max_workers_;
+  boost::asio::any_io_executor ex_;
+  std::optional<basic_rate_limiter<Clock>> rate_;
+
+  // Workers: one cancellation signal each (kept for the engine's life: Asio's spawn machinery
+  // lives in the signal's slot until the worker's frame is gone). Only running bodies are
+  // cancelled: Asio 1.81's co_spawn throws out of its entry point when cancelled before the
+  // body starts, and a worker that has not started yet sees stopping_ anyway.
+  enum : char { worker_idle, worker_spawned, worker_running };
+  std::vector<std::unique_ptr<boost::asio::cancellation_signal>> signals_;
+  std::vector<char> active_;
+  std::vector<std::size_t> free_ids_;
+  std::size_t workers_ = 0;
+  bool spawn_pending_ = false;
+
+  // Pull window: inputs with index >= pull_limit_ wait at the gate.
+  std::size_t next_index_ = 0;
+  std::size_t reserved_ = 0;
+  std::size_t pull_limit_ = unlimited;
+  wait_queue<char> gate_;
+
+  bool started_ = false;
+  bool stopping_ = false;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  std::exception_ptr first_error_;
+  std::vector<task_error> errors_;
+  wait_queue<char> done_;
+};
+
+}  // namespace sluice::detail

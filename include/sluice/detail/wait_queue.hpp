@@ -1,0 +1,190 @@
+// An intrusive FIFO of suspended asynchronous operations, each completed with an
+// std::exception_ptr (null on success). The building block of limiter, rate_limiter and the
+// runners' streams: no allocation beyond the operation's own node (taken from the handler's
+// associated allocator, so coroutine frames recycle it), no moves of type-erased handlers.
+#pragma once
+
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <utility>
+
+namespace sluice::detail {
+
+/// The error an operation completes with when it is cancelled.
+inline std::exception_ptr cancelled_error() {
+  return std::make_exception_ptr(
+      boost::system::system_error(boost::asio::error::operation_aborted));
+}
+
+/// A waiting operation. `Data` is what its owner needs to know about it (a permit count, an
+/// arrival time...). Nodes are owned by the queue until completed.
+template <class Data>
+struct wait_node {
+  wait_node* prev = nullptr;
+  wait_node* next = nullptr;
+  Data data{};
+  // Completes the operation: unlinked already; destroys the node and posts the handler.
+  void (*complete_fn)(wait_node*, std::exception_ptr, bool from_cancel) = nullptr;
+  // Set while a cancellation handler is installed in the handler's slot.
+  void* cancel_handler = nullptr;
+};
+
+/// The owner's reaction to a cancelled waiter: called after it has left the queue, or, for
+/// a waiter queued with `cancel_mode::notify`, while it stays queued.
+template <class Data>
+struct wait_owner {
+  virtual void on_cancelled(const Data& data) = 0;
+
+ protected:
+  ~wait_owner() = default;
+};
+
+/// What cancelling a waiter does.
+enum class cancel_mode {
+  complete,  // it leaves the queue at once and completes with operation_aborted
+  notify,    // only the owner is told; the waiter stays until the owner completes it
+};
+
+template <class Data>
+class wait_queue {
+ public:
+  using node = wait_node<Data>;
+
+  wait_queue() = default;
+  wait_queue(const wait_queue&) = delete;
+  wait_queue& operator=(const wait_queue&) = delete;
+  ~wait_queue() { fail_all(cancelled_error()); }
+
+  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] node* front() const noexcept { return head_; }
+
+  /// Completes the first waiter (successfully unless `error`). Its coroutine resumes later,
+  /// through its own executor: never inside this call.
+  void complete_front(std::exception_ptr error = nullptr) {
+    node* n = head_;
+    unlink(n);
+    n->complete_fn(n, std::move(error), false);
+  }
+
+  /// Completes every waiter with `error`.
+  void fail_all(std::exception_ptr error) {
+    while (head_) complete_front(error);
+  }
+
+  /// Suspends the calling operation (completion signature void(std::exception_ptr)) as a
+  /// new waiter at the back. `owner` is told when a waiter is cancelled; the waiter is then
+  /// already out of the queue and completes with operation_aborted.
+  template <class CompletionToken>
+  auto wait(Data data, wait_owner<Data>* owner, CompletionToken&& token,
+            cancel_mode mode = cancel_mode::complete) {
+    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+        [this, owner, mode](auto handler, Data data) {
+          using handler_type = decltype(handler);
+          using op = operation<handler_type>;
+          auto alloc = boost::asio::get_associated_allocator(handler);
+          using op_alloc_t =
+              typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<op>;
+          op_alloc_t op_alloc(alloc);
+          op* o = std::allocator_traits<op_alloc_t>::allocate(op_alloc, 1);
+          ::new (static_cast<void*>(o)) op(std::move(handler));
+          o->data = std::move(data);
+          o->complete_fn = &op::do_complete;
+          push_back(o);
+          auto slot = boost::asio::get_associated_cancellation_slot(o->handler);
+          if (slot.is_connected()) {
+            o->cancel_handler = &slot.template emplace<canceller>(this, o, owner, mode);
+          }
+        },
+        token, std::move(data));
+  }
+
+ private:
+  template <class Handler>
+  struct operation : node {
+    explicit operation(Handler&& h) : handler(std::move(h)) {}
+    Handler handler;
+
+    static void do_complete(node* base, std::exception_ptr error, bool from_cancel) {
+      auto* self = static_cast<operation*>(base);
+      auto slot = boost::asio::get_associated_cancellation_slot(self->handler);
+      // Inside the canceller the slot must not be cleared (it would destroy the running
+      // handler); the canceller disarms itself instead. Otherwise clear it before the node goes.
+      if (self->cancel_handler && !from_cancel) slot.clear();
+      Handler h(std::move(self->handler));
+      auto alloc = boost::asio::get_associated_allocator(h);
+      using op_alloc_t =
+          typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<operation>;
+      op_alloc_t op_alloc(alloc);
+      self->~operation();
+      std::allocator_traits<op_alloc_t>::deallocate(op_alloc, self, 1);
+      auto ex = boost::asio::get_associated_executor(h);
+      boost::asio::post(ex, [h = std::move(h), error = std::move(error)]() mutable {
+        std::move(h)(std::move(error));
+      });
+    }
+  };
+
+  struct canceller {
+    wait_queue* queue;
+    node* n;
+    wait_owner<Data>* owner;
+    cancel_mode mode;
+    canceller(wait_queue* q, node* nd, wait_owner<Data>* o, cancel_mode m)
+        : queue(q), n(nd), owner(o), mode(m) {}
+    void operator()(boost::asio::cancellation_type_t type) {
+      if (!n || type == boost::asio::cancellation_type::none) return;
+      if (mode == cancel_mode::notify) {
+        // Told once; the node stays queued and is completed (and the slot cleared) normally.
+        const Data data = std::exchange(n, nullptr)->data;
+        if (owner) owner->on_cancelled(data);
+        return;
+      }
+      node* target = std::exchange(n, nullptr);
+      Data data = std::move(target->data);
+      queue->unlink(target);
+      target->complete_fn(target, cancelled_error(), true);
+      if (owner) owner->on_cancelled(data);
+    }
+  };
+
+  void push_back(node* n) {
+    n->prev = tail_;
+    n->next = nullptr;
+    if (tail_)
+      tail_->next = n;
+    else
+      head_ = n;
+    tail_ = n;
+    ++size_;
+  }
+
+  void unlink(node* n) {
+    if (n->prev)
+      n->prev->next = n->next;
+    else
+      head_ = n->next;
+    if (n->next)
+      n->next->prev = n->prev;
+    else
+      tail_ = n->prev;
+    n->prev = n->next = nullptr;
+    --size_;
+  }
+
+  node* head_ = nullptr;
+  node* tail_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace sluice::detail

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what sluice needs to build, test and benchmark, from Debian 12 packages only.
+# Idempotent and quiet when everything is already present.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --bench    also what the side-by-side benchmarks need
+set -euo pipefail
+
+pkgs=(
+  g++ cmake ninja-build        # toolchain and build
+  libboost1.81-dev             # Boost.Asio (coroutines, timers, cancellation)
+  libgtest-dev libgmock-dev    # tests
+  clang-format-14              # format check
+  time                         # /usr/bin/time for peak RSS in benchmarks and tests
+)
+if [[ ${1:-} == --bench ]]; then
+  pkgs+=(python3 hyperfine)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo=""
+[[ $(id -u) == 0 ]] || sudo=sudo
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
