@@ -7,6 +7,9 @@
 namespace sluice {
 namespace {
 
+// 128-bit intermediates: (burst - 1) * frac and frac rescaling exceed 64 bits.
+__extension__ typedef unsigned __int128 u128;
+
 constexpr std::uint64_t ns_per_second_scaled = 1'000'000'000'000'000ULL;  // 1e9 ns * 1e6 scale
 // Above this the interval is below a femtosecond; nothing runs that fast.
 constexpr double max_rate = 1e12;
@@ -39,7 +42,7 @@ void gcra::recompute() {
 }
 
 gcra::fixed gcra::times(fixed d, std::uint64_t n) const {
-  const unsigned __int128 frac = static_cast<unsigned __int128>(d.frac) * n;
+  const u128 frac = static_cast<u128>(d.frac) * n;
   return {static_cast<std::int64_t>(d.ns * static_cast<std::int64_t>(n) +
                                     static_cast<std::int64_t>(frac / den_)),
           static_cast<std::uint64_t>(frac % den_)};
@@ -64,28 +67,36 @@ gcra::fixed gcra::sub(fixed a, fixed b) const {
   return r;
 }
 
-gcra::duration gcra::earliest(duration now, std::uint32_t n) const {
+gcra::fixed gcra::earliest_exact(duration now, std::uint32_t n) const {
   if (n == 0 || n > burst_)
     throw std::invalid_argument("a rate limiter with burst " + std::to_string(burst_) +
                                 " can never admit " + std::to_string(n) + " starts at once");
-  if (!started_) return now;
+  const fixed fnow{now.count(), 0};
+  if (!started_) return fnow;
   // Conforms at t when max(TAT, t) + n*T - t <= tau + T, i.e. t >= TAT + (n-1)*T - tau.
   const fixed at = sub(add(tat_, times(interval_, n - 1)), tolerance_);
-  const std::int64_t ceil_ns = at.ns + (at.frac != 0 ? 1 : 0);
-  return duration{std::max(now.count(), ceil_ns)};
+  return less(at, fnow) ? fnow : at;
 }
 
-void gcra::commit(duration t, std::uint32_t n) {
-  const fixed ft{t.count(), 0};
-  const fixed base = (!started_ || less(tat_, ft)) ? ft : tat_;
+gcra::duration gcra::earliest(duration now, std::uint32_t n) const {
+  const fixed at = earliest_exact(now, n);
+  return duration{at.ns + (at.frac != 0 ? 1 : 0)};
+}
+
+void gcra::commit(duration t, std::uint32_t n) { commit_exact({t.count(), 0}, n); }
+
+void gcra::commit_exact(fixed t, std::uint32_t n) {
+  const fixed base = (!started_ || less(tat_, t)) ? t : tat_;
   tat_ = add(base, times(interval_, n));
   started_ = true;
 }
 
 gcra::duration gcra::reserve(duration now, std::uint32_t n) {
-  const duration t = earliest(now, n);
-  commit(t, n);
-  return t;
+  // Committed at the exact conforming time, not the whole ns it is reported as, so that
+  // back-to-back reservations stay on the exact grid of T.
+  const fixed at = earliest_exact(now, n);
+  commit_exact(at, n);
+  return duration{at.ns + (at.frac != 0 ? 1 : 0)};
 }
 
 bool gcra::try_commit(duration now, std::uint32_t n) {
@@ -97,7 +108,7 @@ bool gcra::try_commit(duration now, std::uint32_t n) {
 void gcra::set_rate(double rate) {
   const std::uint64_t den = quantize_rate(rate);
   // Keep TAT; re-express its fraction in the new denominator (rounding down < 1 ns).
-  tat_.frac = static_cast<std::uint64_t>(static_cast<unsigned __int128>(tat_.frac) * den / den_);
+  tat_.frac = static_cast<std::uint64_t>(static_cast<u128>(tat_.frac) * den / den_);
   den_ = den;
   recompute();
 }

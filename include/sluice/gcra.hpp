@@ -34,7 +34,8 @@ class gcra {
   /// Records `n` starts at time t: TAT = max(TAT, t) + n*T. The caller checked conformance.
   void commit(duration t, std::uint32_t n = 1);
 
-  /// earliest() then commit() at that time: the slot a FIFO waiter reserves. Returns it.
+  /// earliest() then commit() at that exact (sub-ns) time: the slot a FIFO waiter reserves.
+  /// Returns it rounded up to whole ns.
   duration reserve(duration now, std::uint32_t n = 1);
 
   /// Starts now if they conform; returns whether they did.
@@ -61,6 +62,8 @@ class gcra {
   fixed sub(fixed a, fixed b) const;  // a - b, may go negative in ns
   static bool less(fixed a, fixed b) { return a.ns < b.ns || (a.ns == b.ns && a.frac < b.frac); }
   void recompute();
+  fixed earliest_exact(duration now, std::uint32_t n) const;
+  void commit_exact(fixed t, std::uint32_t n);
 
   std::uint64_t den_ = 1;  // rate in micro-starts per second
   std::uint32_t burst_ = 1;

@@ -113,7 +113,7 @@ class basic_rate_limiter final : public rate_limit {
           arm(slot);
           return;
         }
-        gcra_.commit(slot, w.n);
+        gcra_.reserve(w.arrival, w.n);  // commits at the exact slot
         waiters_.complete_front();
       }
       if (armed_) {
@@ -136,6 +136,10 @@ class basic_rate_limiter final : public rate_limit {
     }
 
     void on_cancelled(const waiter&) override { reschedule(); }
+    // A lone waiter needs the timer armed; behind others it is served when its turn comes.
+    void on_queued() override {
+      if (waiters_.size() == 1) reschedule();
+    }
 
     void shutdown() {
       closed_ = true;

@@ -52,10 +52,12 @@ void virtual_time::settle(boost::asio::io_context& ctx) {
     if (ctx.stopped()) ctx.restart();
     ctx.poll();
     if (ctx.stopped()) ctx.restart();
-    // Asio checks its timer queues only when its timerfd fires. A timer that is already due
-    // makes it fire at once; in that pass the reactor collects every due timer and then asks
-    // the wait traits for the earliest remaining one, which is how next_timer() learns it.
-    timer kick(ctx, manual_clock::now());
+    // Asio checks its timer queues only when its timerfd fires, and re-arms the timerfd only
+    // for a new timer that is strictly the earliest. A kick from far in the past is that
+    // timer: it makes the timerfd fire at once; in that pass the reactor collects every due
+    // timer and then asks the wait traits for the earliest remaining one, which is how
+    // next_timer() learns it. (Half of the minimum: no overflow in the traits' arithmetic.)
+    timer kick(ctx, manual_clock::time_point(manual_clock::duration::min() / 2));
     bool fired = false;
     kick.async_wait([&](auto) { fired = true; });
     next_expiry_ns.store(none_pending, std::memory_order_relaxed);

@@ -44,6 +44,8 @@ struct wait_node {
 template <class Data>
 struct wait_owner {
   virtual void on_cancelled(const Data& data) = 0;
+  /// A new waiter has just been queued (its operation is suspended).
+  virtual void on_queued() {}
 
  protected:
   ~wait_owner() = default;
@@ -105,6 +107,7 @@ class wait_queue {
           if (slot.is_connected()) {
             o->cancel_handler = &slot.template emplace<canceller>(this, o, owner, mode);
           }
+          if (owner) owner->on_queued();
         },
         token, std::move(data));
   }

@@ -1,0 +1,74 @@
+// Helpers shared by the tests: run a coroutine to completion in virtual time, sleep on the
+// manual clock, and count what is in flight.
+#pragma once
+
+#include <sluice/testing/manual_clock.hpp>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace sluice::test {
+
+namespace asio = boost::asio;
+using sluice::testing::manual_clock;
+using vtimer = asio::basic_waitable_timer<manual_clock>;
+using namespace std::chrono_literals;
+
+/// Suspends for d of virtual time.
+inline asio::awaitable<void> sleep(manual_clock::duration d) {
+  vtimer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+/// Virtual time now, since the last virtual_time was made.
+inline manual_clock::duration vnow() { return manual_clock::now().time_since_epoch(); }
+
+/// Runs `aw` on a fresh io_context in virtual time (starting at 0) and returns its result,
+/// rethrowing its exception. Throws testing::deadlock if it can never finish.
+template <class T>
+T run_virtual(asio::awaitable<T> aw) {
+  asio::io_context ctx;
+  sluice::testing::virtual_time vt;
+  std::exception_ptr error;
+  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> result;
+  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, auto... v) {
+    error = e;
+    if constexpr (!std::is_void_v<T>) {
+      if (!e) result.emplace(std::move(v)...);
+    } else {
+      result.emplace();
+    }
+  });
+  vt.run(ctx);
+  if (error) std::rethrow_exception(error);
+  if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+/// Counts tasks in flight and remembers the peak.
+struct in_flight {
+  int now = 0;
+  int peak = 0;
+  struct guard {
+    in_flight* f;
+    explicit guard(in_flight& x) : f(&x) { f->peak = std::max(f->peak, ++f->now); }
+    ~guard() { --f->now; }
+  };
+};
+
+/// True when the exception is Asio's operation_aborted (cancellation).
+inline bool is_cancellation(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& s) {
+    return s.code() == asio::error::operation_aborted;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace sluice::test
