@@ -36,8 +36,7 @@ gcra::gcra(double rate, std::uint32_t burst) : den_(quantize_rate(rate)), burst_
 }
 
 void gcra::recompute() {
-  interval_ = {static_cast<std::int64_t>(ns_per_second_scaled / den_),
-               ns_per_second_scaled % den_};
+  interval_ = {static_cast<std::int64_t>(ns_per_second_scaled / den_), ns_per_second_scaled % den_};
   tolerance_ = times(interval_, burst_ - 1);
 }
 
@@ -83,7 +82,9 @@ gcra::duration gcra::earliest(duration now, std::uint32_t n) const {
   return duration{at.ns + (at.frac != 0 ? 1 : 0)};
 }
 
-void gcra::commit(duration t, std::uint32_t n) { commit_exact({t.count(), 0}, n); }
+void gcra::commit(duration t, std::uint32_t n) {
+  commit_exact({t.count(), 0}, n);
+}
 
 void gcra::commit_exact(fixed t, std::uint32_t n) {
   const fixed base = (!started_ || less(tat_, t)) ? t : tat_;
@@ -119,6 +120,8 @@ void gcra::set_burst(std::uint32_t burst) {
   recompute();
 }
 
-double gcra::rate() const noexcept { return static_cast<double>(den_) / 1e6; }
+double gcra::rate() const noexcept {
+  return static_cast<double>(den_) / 1e6;
+}
 
 }  // namespace sluice

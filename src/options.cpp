@@ -7,8 +7,7 @@
 namespace sluice {
 
 void validate(const options& opts) {
-  if (std::isnan(opts.max_per_second) || std::isinf(opts.max_per_second) ||
-      opts.max_per_second < 0)
+  if (std::isnan(opts.max_per_second) || std::isinf(opts.max_per_second) || opts.max_per_second < 0)
     throw std::invalid_argument(
         "options.max_per_second must be a finite number >= 0 (0 = unlimited), got " +
         std::to_string(opts.max_per_second));

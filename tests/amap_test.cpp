@@ -250,7 +250,8 @@ TEST(Amap, CancellingNextCancelsTheStream) {
     asio::cancellation_signal sig;
     std::exception_ptr err;
     bool done = false;
-    asio::co_spawn(ex, s.next(), asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, auto) {
+    asio::co_spawn(ex, s.next(),
+                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, auto) {
                      err = e;
                      done = true;
                    }));

@@ -65,9 +65,9 @@ TEST(Gcra, BurstOneEarnsNoCredit) {
 }
 
 TEST(Gcra, ConformanceIsTGreaterOrEqualTatMinusTau) {
-  gcra g{10, 2};  // T = 100 ms, tau = 100 ms
-  g.commit(0ms);  // TAT = 100 ms
-  g.commit(0ms);  // TAT = 200 ms
+  gcra g{10, 2};                      // T = 100 ms, tau = 100 ms
+  g.commit(0ms);                      // TAT = 100 ms
+  g.commit(0ms);                      // TAT = 200 ms
   EXPECT_EQ(g.earliest(0ms), 100ms);  // TAT - tau
   EXPECT_FALSE(g.try_commit(99ms));
   EXPECT_TRUE(g.try_commit(100ms));  // TAT = 300 ms
@@ -76,7 +76,7 @@ TEST(Gcra, ConformanceIsTGreaterOrEqualTatMinusTau) {
 
 TEST(Gcra, SeveralStartsAtOnce) {
   gcra g{10, 4};
-  EXPECT_EQ(g.reserve(0ms, 4), 0ms);  // the whole burst
+  EXPECT_EQ(g.reserve(0ms, 4), 0ms);    // the whole burst
   EXPECT_EQ(g.reserve(0ms, 2), 200ms);  // needs TAT + T - tau = 400 + 100 - 300
   EXPECT_THROW((void)g.earliest(0ms, 5), std::invalid_argument);
   EXPECT_THROW((void)g.earliest(0ms, 0), std::invalid_argument);

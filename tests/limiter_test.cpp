@@ -69,10 +69,10 @@ TEST(Limiter, CancelledWaiterLeavesTheQueueWithoutLeakingAPermit) {
     auto held = co_await l.acquire();
     asio::cancellation_signal sig;
     bool cancelled = false;
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(); },
-                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) {
-                     cancelled = e && is_cancellation(e);
-                   }));
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(); },
+        asio::bind_cancellation_slot(
+            sig.slot(), [&](std::exception_ptr e) { cancelled = e && is_cancellation(e); }));
     co_await sleep(1ms);
     EXPECT_EQ(l.waiting(), 1u);
     sig.emit(asio::cancellation_type::terminal);
@@ -92,8 +92,9 @@ TEST(Limiter, CancellingTheHeadLetsSmallerWaitersThrough) {
     auto held = co_await l.acquire(1);
     asio::cancellation_signal sig;
     bool small_got_it = false;
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(2); },
-                   asio::bind_cancellation_slot(sig.slot(), asio::detached));
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(2); },
+        asio::bind_cancellation_slot(sig.slot(), asio::detached));
     asio::co_spawn(
         ex,
         [&]() -> asio::awaitable<void> {
@@ -129,7 +130,7 @@ TEST(Limiter, RaisingCapacityWakesWaitersAtOnceLoweringWaitsForReturns) {
     co_await sleep(1ms);
     EXPECT_EQ(got, 3);
     l.set_capacity(1);
-    EXPECT_EQ(l.in_use(), 3u);   // nothing is taken back
+    EXPECT_EQ(l.in_use(), 3u);  // nothing is taken back
     EXPECT_FALSE(l.try_acquire());
     held.pop_back();
     held.pop_back();
@@ -145,8 +146,9 @@ TEST(Limiter, LoweringCapacityBelowAWaitersRequestFailsIt) {
     limiter l{4};
     auto held = co_await l.acquire(4);
     std::exception_ptr error;
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(3); },
-                   [&](std::exception_ptr e) { error = e; });
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(3); },
+        [&](std::exception_ptr e) { error = e; });
     co_await sleep(1ms);
     l.set_capacity(2);
     co_await sleep(1ms);

@@ -42,8 +42,8 @@ TEST(ManualClock, DeadlockIsReportedInsteadOfHanging) {
   virtual_time vt;
   sluice::limiter l{1};
   auto held = l.try_acquire();
-  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(); },
-                 asio::detached);
+  asio::co_spawn(
+      ctx, [&]() -> asio::awaitable<void> { auto p = co_await l.acquire(); }, asio::detached);
   EXPECT_THROW(vt.run(ctx), sluice::testing::deadlock);
   held.release();  // let it finish so the context can be destroyed cleanly
   vt.run(ctx);

@@ -29,8 +29,7 @@ TEST(Options, DefaultsAreValidAndUnlimited) {
 
 TEST(Options, InvalidValuesAreRejectedNamingTheField) {
   EXPECT_NE(message_of({.max_per_second = -1}).find("max_per_second"), std::string::npos);
-  EXPECT_NE(message_of({.max_per_second = std::nan("")}).find("max_per_second"),
-            std::string::npos);
+  EXPECT_NE(message_of({.max_per_second = std::nan("")}).find("max_per_second"), std::string::npos);
   EXPECT_NE(message_of({.max_per_second = std::numeric_limits<double>::infinity()})
                 .find("max_per_second"),
             std::string::npos);

@@ -79,9 +79,9 @@ TEST(RunOnEach, LazinessCountsAtEveryObservation) {
 }
 
 TEST(RunOnEach, TwentyJobsLimitFiveOneMillisecondEachTakeExactlyFour) {
-  run_virtual(sluice::run_on_each<manual_clock>(
-      [](int) -> asio::awaitable<void> { co_await sleep(1ms); }, std::views::iota(0, 20),
-      {.max_at_once = 5}));
+  run_virtual(
+      sluice::run_on_each<manual_clock>([](int) -> asio::awaitable<void> { co_await sleep(1ms); },
+                                        std::views::iota(0, 20), {.max_at_once = 5}));
   EXPECT_EQ(vnow(), 4ms);
 }
 
@@ -210,8 +210,8 @@ TEST(RunOnEach, CancellingTheCallerCancelsEveryChildAndWaits) {
 }
 
 TEST(RunOnEach, EmptyInputReturnsAtOnce) {
-  run_virtual(sluice::run_on_each<manual_clock>(
-      [](int) -> asio::awaitable<void> { co_return; }, std::vector<int>{}, {.max_at_once = 3}));
+  run_virtual(sluice::run_on_each<manual_clock>([](int) -> asio::awaitable<void> { co_return; },
+                                                std::vector<int>{}, {.max_at_once = 3}));
   EXPECT_EQ(vnow(), 0ms);
 }
 
@@ -278,7 +278,7 @@ TEST(RunAll, ReturnsResultsInInputOrderWhateverTheDurations) {
   for (int i = 0; i < 50; ++i)
     tasks.push_back([i, d = durations[i]]() -> asio::awaitable<int> {
       co_await sleep(std::chrono::milliseconds(d));
-      co_return i * i;
+      co_return i* i;
     });
   for (std::size_t limit : {0, 1, 7}) {
     auto r = run_virtual(sluice::run_all<manual_clock>(tasks, {.max_at_once = limit}));

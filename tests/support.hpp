@@ -26,7 +26,9 @@ inline asio::awaitable<void> sleep(manual_clock::duration d) {
 }
 
 /// Virtual time now, since the last virtual_time was made.
-inline manual_clock::duration vnow() { return manual_clock::now().time_since_epoch(); }
+inline manual_clock::duration vnow() {
+  return manual_clock::now().time_since_epoch();
+}
 
 /// Runs `aw` on a fresh io_context in virtual time (starting at 0) and returns its result,
 /// rethrowing its exception. Throws testing::deadlock if it can never finish.

@@ -2,8 +2,8 @@
 // multi-threaded io_context through a strand. Run under ThreadSanitizer by the tsan preset.
 #include <sluice/sluice.hpp>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 #include <atomic>
 #include <thread>

@@ -80,9 +80,7 @@ class stream_sink {
     return out;
   }
 
-  std::size_t limit() const {
-    return window_ == unlimited ? unlimited : delivered_ + window_;
-  }
+  std::size_t limit() const { return window_ == unlimited ? unlimited : delivered_ + window_; }
 
   /// The consumer, while it waits for a value (boxed: the sink is moved into the engine).
   std::unique_ptr<wait_queue<char>> consumer = std::make_unique<wait_queue<char>>();
@@ -178,7 +176,8 @@ template <class Clock = std::chrono::steady_clock, class Fn, class R>
 auto amap(Fn fn, R&& inputs, options opts = {}) {
   using source = detail::source_for<R&&>;
   using T = detail::task_result_t<source, Fn>;
-  static_assert(!std::is_void_v<T>, "amap: fn must return awaitable<T> with a value; use run_on_each");
+  static_assert(!std::is_void_v<T>,
+                "amap: fn must return awaitable<T> with a value; use run_on_each");
   using sink = detail::stream_sink<T>;
   using engine = detail::engine<Clock, source, Fn, sink>;
   auto e = std::make_shared<engine>(detail::make_source(std::forward<R>(inputs)), std::move(fn),

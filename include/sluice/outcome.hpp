@@ -65,8 +65,8 @@ class outcome {
 template <class Fn>
 auto capture(Fn fn) {
   return [fn = std::move(fn)]<class... Args>(Args&&... args) mutable
-         -> boost::asio::awaitable<outcome<
-             typename std::invoke_result_t<Fn&, Args&&...>::value_type>> {
+         -> boost::asio::awaitable<
+             outcome<typename std::invoke_result_t<Fn&, Args&&...>::value_type>> {
     using T = typename std::invoke_result_t<Fn&, Args&&...>::value_type;
     try {
       if constexpr (std::is_void_v<T>) {

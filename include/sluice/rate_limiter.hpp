@@ -94,8 +94,7 @@ class basic_rate_limiter final : public rate_limit {
         : timer_(std::move(ex)), gcra_(rate, burst) {}
 
     std::chrono::nanoseconds now() const {
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(
-          Clock::now().time_since_epoch());
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch());
     }
 
     // Grants every head waiter whose slot has come, then arms the timer for the next one.
@@ -126,8 +125,8 @@ class basic_rate_limiter final : public rate_limit {
       if (armed_ && armed_at_ == slot) return;
       armed_ = true;
       armed_at_ = slot;
-      timer_.expires_at(typename Clock::time_point(
-          std::chrono::duration_cast<typename Clock::duration>(slot)));
+      timer_.expires_at(
+          typename Clock::time_point(std::chrono::duration_cast<typename Clock::duration>(slot)));
       timer_.async_wait([self = this->shared_from_this(), gen = ++generation_](auto ec) {
         if (ec || gen != self->generation_ || self->closed_) return;
         self->armed_ = false;

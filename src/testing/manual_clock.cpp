@@ -39,7 +39,9 @@ virtual_time::virtual_time() {
   start_ = manual_clock::now();
 }
 
-manual_clock::duration virtual_time::elapsed() const { return manual_clock::now() - start_; }
+manual_clock::duration virtual_time::elapsed() const {
+  return manual_clock::now() - start_;
+}
 
 std::optional<manual_clock::time_point> virtual_time::next_timer() {
   const std::int64_t v = next_expiry_ns.load(std::memory_order_relaxed);
@@ -86,7 +88,8 @@ void virtual_time::run_until(boost::asio::io_context& ctx, const std::function<b
 }
 
 void virtual_time::run(boost::asio::io_context& ctx, manual_clock::duration limit) {
-  run_until(ctx, [&] { return ctx.stopped(); }, limit);
+  run_until(
+      ctx, [&] { return ctx.stopped(); }, limit);
 }
 
 void virtual_time::advance(boost::asio::io_context& ctx, manual_clock::duration d) {
@@ -107,7 +110,8 @@ namespace boost::asio {
 
 using sluice::testing::manual_clock;
 
-manual_clock::duration wait_traits<manual_clock>::to_wait_duration(const manual_clock::duration& d) {
+manual_clock::duration wait_traits<manual_clock>::to_wait_duration(
+    const manual_clock::duration& d) {
   sluice::testing::next_expiry_ns.store((manual_clock::now() + d).time_since_epoch().count(),
                                         std::memory_order_relaxed);
   if (d.count() <= 0) return manual_clock::duration::zero();

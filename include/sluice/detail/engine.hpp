@@ -131,8 +131,9 @@ using source_for = decltype(make_source(std::declval<R>()));
 
 /// The result type of one task: fn(input) must return asio::awaitable<T>.
 template <class Source, class Fn>
-using task_result_t = typename std::invoke_result_t<
-    Fn&, decltype(Source::arg(std::declval<typename Source::holder&>()))>::value_type;
+using task_result_t =
+    typename std::invoke_result_t<Fn&, decltype(Source::arg(
+                                           std::declval<typename Source::holder&>()))>::value_type;
 
 // ---- the engine ---------------------------------------------------------------------------
 
@@ -242,22 +243,25 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     // then nest, one stack level per worker, and later workers would run before earlier ones.
     boost::asio::post(ex_, [self = this->shared_from_this(), id] {
       auto& e = *self;
-      boost::asio::co_spawn(
-          e.ex_, e.worker(id),
-          boost::asio::bind_cancellation_slot(
-              e.signals_[id]->slot(), [self, id](std::exception_ptr) mutable {
-                // The worker body catches everything; nothing arrives here.
-                auto& e = *self;
-                e.free_ids_.push_back(id);
-                if (--e.workers_ == 0) e.finish();
-                // Asio is still inside this worker's frame: let the engine die later, if last.
-                boost::asio::post(e.ex_, [keep = std::move(self)] {});
-              }));
+      boost::asio::co_spawn(e.ex_, e.worker(id),
+                            boost::asio::bind_cancellation_slot(
+                                e.signals_[id]->slot(), [self, id](std::exception_ptr) mutable {
+                                  // The worker body catches everything; nothing arrives here.
+                                  auto& e = *self;
+                                  e.free_ids_.push_back(id);
+                                  if (--e.workers_ == 0) e.finish();
+                                  // Asio is still inside this worker's frame: let the engine die
+                                  // later, if last.
+                                  boost::asio::post(e.ex_, [keep = std::move(self)] {});
+                                }));
     });
   }
 
+  // Another worker is needed only when every existing one is busy with a task: one that waits
+  // for a limit will pull the next input itself (spawning more would strand workers in the
+  // rate limiter's queue).
   void maybe_spawn() {
-    if (spawn_pending_ || stopping_ || workers_ >= max_workers_) return;
+    if (spawn_pending_ || heading_for_pull_ > 0 || stopping_ || workers_ >= max_workers_) return;
     if constexpr (!Source::is_async)
       if (src_.exhausted()) return;
     spawn();
@@ -296,6 +300,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
           continue;
         }
         ++reserved_;  // this worker's claim on the pull window, kept while it waits for limits
+        ++heading_for_pull_;
         permit shared_permit;
         if (opts_.limiter) shared_permit = co_await opts_.limiter->acquire();
         if (rate_) co_await rate_->acquire();
@@ -306,6 +311,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
           item = co_await src_.pull();
         else if (!src_.exhausted())
           item.emplace(src_.take());
+        --heading_for_pull_;
         if (!item) {
           --reserved_;
           break;
@@ -350,6 +356,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   std::vector<char> active_;
   std::vector<std::size_t> free_ids_;
   std::size_t workers_ = 0;
+  std::size_t heading_for_pull_ = 0;  // workers past the gate, waiting for limits or the pull
   bool spawn_pending_ = false;
 
   // Pull window: inputs with index >= pull_limit_ wait at the gate.

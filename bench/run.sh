@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of sluice and its peers on the shared workloads, in one run.
+#
+#   bench/run.sh                 sluice + bare Asio baseline + Python asyncio, REPS=3
+#   PEERS_ALL=1 bench/run.sh     also every peer of ../shared/bench/peers (Go, Rust, Node,
+#                                Python; installs and builds them, takes ~20 min)
+#
+# Each (program, workload) runs REPS times, one at a time; raw lines go to
+# bench/results/raw.txt and the medians to bench/results/medians.txt (one key=value line per
+# result, with peak_rss_kb from /usr/bin/time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+SHARED=${SHARED:-../shared/bench}
+OUT=bench/results
+mkdir -p "$OUT"
+scripts/install-deps.sh --bench
+
+cmake --preset release >/dev/null
+cmake --build --preset release --target sluice_bench >/dev/null
+SLUICE=build/release/bench/sluice_bench
+ASIO=build/release/bench/peer-asio
+g++ -std=c++20 -O2 -DNDEBUG -pthread -o "$ASIO" "$SHARED/peers/asio/bench.cpp"
+PY=(python3 "$SHARED/peers/python/bench.py")
+
+: >"$OUT/raw.txt"
+run() {  # run LABEL CMD...: one measured run, its line tagged with peak RSS
+  local tf out
+  tf=$(mktemp)
+  out=$(/usr/bin/time -f '%M' -o "$tf" "$@")
+  echo "$out peak_rss_kb=$(tail -n1 "$tf")" | tee -a "$OUT/raw.txt"
+  rm -f "$tf"
+}
+
+for rep in $(seq "$REPS"); do
+  echo "--- rep $rep" >&2
+  run $SLUICE w1 1000000 64
+  run $SLUICE w1 1000000 64 amap
+  run $ASIO asio-workerpool w1 1000000 64
+  run $ASIO asio-cospawn w1 1000000 64
+  run "${PY[@]}" asyncio-spawnloop w1 1000000 64
+  run $SLUICE w2 1000000 64
+  run $ASIO asio-workerpool w2 1000000 64
+  run $SLUICE w3 5000000 100
+  run $SLUICE w3 1000000 100
+  run $SLUICE w3 50000 100
+  run $ASIO asio-workerpool w3 5000000 100
+  run "${PY[@]}" asyncio-spawnloop w3 1000000 100
+  run $SLUICE w4 10000 1000
+  run $ASIO asio-workerpool w4 10000 1000
+  run "${PY[@]}" asyncio-spawnloop w4 10000 1000
+  run $SLUICE w5 3000 1000
+done
+
+# Medians per (peer, workload, n): each numeric field's median over the reps.
+python3 - "$OUT/raw.txt" >"$OUT/medians.txt" <<'PY'
+import sys, statistics, collections
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    kv = dict(p.split("=", 1) for p in line.split())
+    rows.setdefault((kv["peer"], kv["workload"], kv["n"]), []).append(kv)
+for (peer, wl, n), runs in rows.items():
+    out = {"peer": peer, "workload": wl, "n": n, "limit": runs[0].get("limit", "")}
+    for k in runs[0]:
+        if k in out:
+            continue
+        try:
+            out[k] = "%g" % statistics.median(float(r[k]) for r in runs)
+        except ValueError:
+            pass
+    out["reps"] = str(len(runs))
+    print(" ".join(f"{k}={v}" for k, v in out.items()))
+PY
+cat "$OUT/medians.txt"
+
+if [[ ${PEERS_ALL:-0} == 1 ]]; then
+  REPS=$REPS RESULTS_DIR="$PWD/$OUT/peers" "$SHARED/peers/run_peers.sh"
+fi

@@ -1,0 +1,131 @@
+// sluice's side of the shared benchmark workloads. usage:
+//   sluice_bench <workload> <n> <limit> [variant]
+//   w1  n no-op tasks, at most `limit` at once, results consumed unordered
+//       variants: run_on_each (default), amap
+//   w2  the same, results in input order (run_all)
+//   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
+//   w4  n tasks each sleeping 10 ms, at most `limit` at once (run_on_each)
+//   w5  n no-op tasks rate-limited to `limit` starts per second (run_on_each)
+// Prints one line: peer=sluice-<variant> workload=.. n=.. limit=.. wall_ms=.. ns_per_task=..
+// (+ overhead_ms for w4, starts_per_s and max_starts_100ms for w5). Peak RSS is measured
+// from outside (/usr/bin/time -f %M).
+#include <sluice/sluice.hpp>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ranges>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using clk = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+asio::awaitable<std::size_t> noop(std::size_t i) {
+  co_return i;
+}
+
+asio::awaitable<std::size_t> sleep10(std::size_t i) {
+  asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+  co_await t.async_wait(asio::use_awaitable);
+  co_return i;
+}
+
+struct result {
+  double wall_ns = 0;
+  std::size_t count = 0;
+  std::vector<clk::time_point> starts;
+};
+
+int usage() {
+  std::fprintf(stderr, "usage: sluice_bench w1|w2|w3|w4|w5 N LIMIT [run_on_each|amap]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return usage();
+  const std::string wl = argv[1];
+  const std::size_t n = std::strtoull(argv[2], nullptr, 10);
+  const std::size_t limit = std::strtoull(argv[3], nullptr, 10);
+  std::string variant = argc > 4 ? argv[4] : (wl == "w2" ? "run_all" : "run_on_each");
+
+  asio::io_context ctx{1};
+  result r;
+  std::vector<std::size_t> ordered;
+  auto body = [&]() -> asio::awaitable<void> {
+    const auto t0 = clk::now();
+    if (wl == "w1" && variant == "amap") {
+      auto s = sluice::amap(noop, std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+      while (auto v = co_await s.next()) ++r.count;
+    } else if (wl == "w1" || wl == "w3") {
+      // The task is the no-op itself (one coroutine, returning its index) and counts itself.
+      co_await sluice::run_on_each(
+          [&](std::size_t i) -> asio::awaitable<std::size_t> {
+            ++r.count;
+            co_return i;
+          },
+          std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+    } else if (wl == "w2") {
+      auto tasks = std::views::iota(std::size_t{0}, n) |
+                   std::views::transform([](std::size_t i) { return [i] { return noop(i); }; });
+      ordered = co_await sluice::run_all(tasks, {.max_at_once = limit});
+      r.count = ordered.size();
+    } else if (wl == "w4") {
+      co_await sluice::run_on_each(
+          [&](std::size_t i) -> asio::awaitable<void> {
+            (void)co_await sleep10(i);
+            ++r.count;
+          },
+          std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+    } else if (wl == "w5") {
+      r.starts.reserve(n);
+      co_await sluice::run_on_each(
+          [&](std::size_t) -> asio::awaitable<void> {
+            r.starts.push_back(clk::now());
+            ++r.count;
+            co_return;
+          },
+          std::views::iota(std::size_t{0}, n), {.max_per_second = double(limit)});
+    }
+    r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
+  };
+  if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5") return usage();
+  asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  ctx.run();
+
+  if (r.count != n) {
+    std::fprintf(stderr, "count %zu != %zu\n", r.count, n);
+    return 1;
+  }
+  if (wl == "w2" && n > 0 && (ordered[n - 1] != n - 1 || ordered[n / 2] != n / 2)) {
+    std::fprintf(stderr, "ordered results wrong\n");
+    return 1;
+  }
+  std::printf("peer=sluice-%s workload=%s n=%zu limit=%zu wall_ms=%.1f ns_per_task=%.1f",
+              variant.c_str(), wl.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / double(n));
+  if (wl == "w4") {
+    const double ideal = double((n + limit - 1) / limit) * 10.0;
+    std::printf(" overhead_ms=%.1f", r.wall_ns / 1e6 - ideal);
+  }
+  if (wl == "w5" && n > 1) {
+    const double span = std::chrono::duration<double>(r.starts.back() - r.starts.front()).count();
+    std::size_t best = 0, lo = 0;
+    for (std::size_t hi = 0; hi < r.starts.size(); ++hi) {
+      while (r.starts[hi] - r.starts[lo] >= 100ms) ++lo;
+      best = std::max(best, hi - lo + 1);
+    }
+    std::printf(" starts_per_s=%.1f max_starts_100ms=%zu", double(n - 1) / span, best);
+  }
+  std::printf("\n");
+  return 0;
+}

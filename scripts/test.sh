@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds and runs the whole test suite:
+#   1. release build: unit tests, benchmarks and examples built, the example run
+#   2. ASan + UBSan build: every test
+#   3. TSan build: the tests that use threads
+#   4. the installed package, consumed by tests/install through find_package
+#   5. clang-format (version 14) check
+# SLUICE_TEST_STAGES="release asan tsan install format" narrows it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+stages=${SLUICE_TEST_STAGES:-release asan tsan install format}
+jobs=$(nproc)
+step() { printf '\n=== %s\n' "$*"; }
+has() { [[ " $stages " == *" $1 "* ]]; }
+
+if has release; then
+  step "release: build and test"
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$jobs"
+  ctest --preset release -j "$jobs"
+  build/release/examples/simulated_api 2000 50 2000
+fi
+if has asan; then
+  step "asan+ubsan: build and test"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs"
+  ctest --preset asan -j "$jobs"
+fi
+if has tsan; then
+  step "tsan: build and test the thread-using tests"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs" --target sluice_tests
+  ctest --preset tsan -j "$jobs"
+fi
+if has install; then
+  step "install: find_package(sluice) from a consumer project"
+  prefix=$(mktemp -d)
+  trap 'rm -rf "$prefix"' EXIT
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$jobs" --target sluice sluice_testing
+  cmake --install build/release --prefix "$prefix" >/dev/null
+  cmake -S tests/install -B "$prefix/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+  cmake --build "$prefix/build"
+  "$prefix/build/consumer"
+fi
+if has format; then
+  step "clang-format-14 check"
+  git ls-files '*.hpp' '*.cpp' | xargs clang-format-14 --dry-run --Werror
+  echo "format: ok"
+fi
+step "all stages passed: $stages"
