@@ -136,8 +136,10 @@ auto run_all(R&& tasks, options opts = {}) {
   if constexpr (std::is_void_v<T>) {
     return run_on_each<Clock>(detail::invoke_element{}, std::forward<R>(tasks), opts);
   } else {
+    detail::indexed_sink<T> sink;
+    if constexpr (std::ranges::sized_range<R>) sink.results.resize(std::ranges::size(tasks));
     auto e = detail::make_engine<Clock>(detail::invoke_element{}, std::forward<R>(tasks), opts,
-                                        detail::indexed_sink<T>{});
+                                        std::move(sink));
     return [](auto e) -> boost::asio::awaitable<std::vector<T>> {
       co_await detail::start_and_join(*e);
       e->rethrow();
