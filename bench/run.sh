@@ -41,6 +41,7 @@ for rep in $(seq "$REPS"); do
   run "${PY[@]}" asyncio-spawnloop w1 1000000 64
   run $SLUICE w2 1000000 64
   run $ASIO asio-workerpool w2 1000000 64
+  run $SLUICE w3 10000000 100
   run $SLUICE w3 5000000 100
   run $SLUICE w3 1000000 100
   run $SLUICE w3 50000 100
