@@ -270,3 +270,31 @@ TEST(Amap, InvalidOptionsThrowAtTheCall) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Amap, WorkersWaitingAtTheWindowEndWhenTheInputRunsOut) {
+  // A slow consumer keeps the window full, so workers wait at its gate; when the last input
+  // is pulled, every one of them must still wake up and exit (a lost wake-up hangs the
+  // stream: virtual_time reports it as a deadlock).
+  for (std::size_t n : {5, 9, 10, 33}) {
+    std::vector<int> got;
+    run_virtual([&]() -> asio::awaitable<void> {
+      auto s = sluice::amap<manual_clock>(
+          [](int i) -> asio::awaitable<int> {
+            co_await sleep(1ms);
+            co_return i;
+          },
+          std::views::iota(0, int(n)), {.max_at_once = 4});
+      // Dawdle after the first value (the window fills and workers wait at its gate), then
+      // drain at once: several places free up while one woken worker has not run yet.
+      while (auto v = co_await s.next()) {
+        got.push_back(*v);
+        if (got.size() == 1) co_await sleep(10ms);
+      }
+    }());
+    EXPECT_EQ(got.size(), n);
+  }
+}
+
+}  // namespace

@@ -205,7 +205,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   /// Lets workers pull inputs with index < limit (ordered streams raise it as they deliver).
   void set_pull_limit(std::size_t limit) {
     pull_limit_ = limit;
-    if (!gate_.empty() && reserved_ < pull_limit_) gate_.fail_all(nullptr);
+    wake_gate();
   }
 
   /// The error that stopped the run (fail_fast, or a broken input), if any.
@@ -260,8 +260,19 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   // Another worker is needed only when every existing one is busy with a task: one that waits
   // for a limit will pull the next input itself (spawning more would strand workers in the
   // rate limiter's queue).
+  // Likewise a worker waiting at the gate will take the next place in the window.
+  // Wakes one gated worker when the window has room; that worker passes it on. (Waking all
+  // would bounce every gated worker for each place freed.)
+  void wake_gate() {
+    if (gate_waking_ || gate_.empty() || reserved_ >= pull_limit_) return;
+    gate_waking_ = true;
+    gate_.complete_front();
+  }
+
   void maybe_spawn() {
-    if (spawn_pending_ || heading_for_pull_ > 0 || stopping_ || workers_ >= max_workers_) return;
+    if (spawn_pending_ || heading_for_pull_ > 0 || !gate_.empty() || stopping_ ||
+        workers_ >= max_workers_)
+      return;
     if constexpr (!Source::is_async)
       if (src_.exhausted()) return;
     spawn();
@@ -297,9 +308,11 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
           if (src_.exhausted()) break;
         if (reserved_ >= pull_limit_) {
           co_await gate_.wait(0, nullptr, boost::asio::use_awaitable);
+          gate_waking_ = false;
           continue;
         }
         ++reserved_;  // this worker's claim on the pull window, kept while it waits for limits
+        wake_gate();  // pass the wake-up on while places remain
         ++heading_for_pull_;
         permit shared_permit;
         if (opts_.limiter) shared_permit = co_await opts_.limiter->acquire();
@@ -334,6 +347,8 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
       if (!stopping_) fail(std::current_exception());
     }
     active_[id] = worker_idle;
+    // The input may be exhausted: every gated worker must wake to see it and exit too.
+    gate_.fail_all(nullptr);
     // Asio 1.81's co_spawn awaits once more after the body returns and would throw if this
     // worker was cancelled; the state is of no use any more, so clear it.
     co_await boost::asio::this_coro::reset_cancellation_state();
@@ -364,6 +379,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   std::size_t reserved_ = 0;
   std::size_t pull_limit_ = unlimited;
   wait_queue<char> gate_;
+  bool gate_waking_ = false;  // a gated worker was woken and has not run yet
 
   bool started_ = false;
   bool stopping_ = false;
