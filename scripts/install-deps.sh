@@ -13,7 +13,7 @@ pkgs=(
   time                         # /usr/bin/time for peak RSS in benchmarks and tests
 )
 if [[ ${1:-} == --bench ]]; then
-  pkgs+=(python3 hyperfine)
+  pkgs+=(python3)
 fi
 
 missing=()
