@@ -396,3 +396,40 @@ TEST(RunAny, RespectsMaxAtOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(RunOnEach, SharedLimiterAndRateChangedWhileRunning) {
+  in_flight f;
+  std::vector<int> peaks;
+  std::vector<manual_clock::duration> starts;
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    sluice::limiter shared{2};
+    sluice::basic_rate_limiter<manual_clock> rate{ex, 1000};
+    bool done = false;
+    asio::co_spawn(ex,
+                   sluice::run_on_each<manual_clock>(
+                       [&](int) -> asio::awaitable<void> {
+                         in_flight::guard g(f);
+                         starts.push_back(vnow());
+                         co_await sleep(10ms);
+                       },
+                       std::views::iota(0, 60),
+                       {.max_at_once = 10, .limiter = &shared, .rate_limiter = &rate}),
+                   [&](std::exception_ptr) { done = true; });
+    co_await sleep(50ms);
+    peaks.push_back(std::exchange(f.peak, 0));
+    shared.set_capacity(6);  // raising: more tasks start at once
+    co_await sleep(50ms);
+    peaks.push_back(std::exchange(f.peak, 0));
+    rate.set_rate(10);  // slower starts from now on
+    const auto before = starts.size();
+    co_await sleep(500ms);
+    EXPECT_LE(starts.size() - before, 6u);  // ~10/s for 0.5 s, plus the slot already due
+    while (!done) co_await sleep(100ms);
+  }());
+  EXPECT_EQ(peaks, (std::vector<int>{2, 6}));
+}
+
+}  // namespace
