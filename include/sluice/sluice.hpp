@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sluice/amap.hpp"
+#include "sluice/batch_loader.hpp"
 #include "sluice/errors.hpp"
 #include "sluice/gcra.hpp"
 #include "sluice/limiter.hpp"
@@ -11,3 +12,4 @@
 #include "sluice/run.hpp"
 #include "sluice/run_bounded.hpp"
 #include "sluice/stream.hpp"
+#include "sluice/when_all.hpp"

@@ -1,0 +1,314 @@
+// sluice::batch_loader coalesces single-key loads from many coroutines into batch calls to a
+// data store, as DataLoader, Haxl and btrekkie/batch do: code written one key at a time makes
+// as many round trips as its dependency graph is deep, not one per key.
+#pragma once
+
+#include "sluice/detail/wait_queue.hpp"
+#include "sluice/limiter.hpp"
+#include "sluice/outcome.hpp"
+#include "sluice/rate_limiter.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+/// Options of a batch_loader.
+struct batch_options {
+  /// Most keys in one batch call; 0 = unlimited. A round with more keys makes several calls.
+  std::size_t max_batch_size = 0;
+  /// Serve a key loaded once from memory; errors are never cached.
+  bool cache = true;
+  /// Most batch calls in flight at once; 0 = unlimited.
+  std::size_t max_concurrent_batches = 0;
+  /// Most batch calls started per second (GCRA); 0 = unlimited.
+  double max_per_second = 0;
+  std::uint32_t burst = 1;
+};
+
+/// Thrown to a load whose key the batch function left out (map form), or whose batch
+/// returned a result list of the wrong length.
+class batch_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Coalesces `load(key)` calls into calls of a batch function.
+///
+/// A round: every load requested while the executor still has ready work joins the pending
+/// batch. The loader dispatches when its dispatcher, re-posted to the back of the executor's
+/// queue, has seen `quiet_passes` consecutive passes in which no new key arrived (default 3:
+/// enough for a continuation that hops through co_spawn and a when_all to issue its loads in
+/// the same round). Keys go into a batch in the order they were first requested; several
+/// loaders dispatch in the order their rounds began. Keys already in flight are shared (one
+/// slot per key per round), always; with `cache`, a key loaded once is served from memory.
+///
+/// The batch function gets the keys and returns, in key order, either the values
+/// (std::vector<V>), or per-key outcomes (std::vector<outcome<V>>: a failed one fails only its
+/// key), or a map K -> V (a key it leaves out fails with batch_error). An exception from it
+/// fails every load of that batch. A cancelled load leaves its batch alone: the others still
+/// get their values. Not thread-safe: one executor (or strand).
+///
+///     sluice::batch_loader<int, user> users{ex, fetch_users};
+///     user u = co_await users.load(42);
+template <class K, class V, class Hash = std::hash<K>, class Eq = std::equal_to<K>>
+class batch_loader {
+ public:
+  using key_type = K;
+  using value_type = V;
+  using batch_function =
+      std::function<boost::asio::awaitable<std::vector<outcome<V>>>(std::vector<K>)>;
+
+  template <class F>
+  batch_loader(boost::asio::any_io_executor ex, F batch_fn, batch_options opts = {})
+      : s_(std::make_shared<state>(std::move(ex), adapt(std::move(batch_fn)), opts)) {}
+
+  batch_loader(const batch_loader&) = delete;
+  batch_loader& operator=(const batch_loader&) = delete;
+
+  /// The value for `key`: from the cache, from a batch already in flight, or from the next
+  /// batch. Suspends until that batch completes; rethrows the key's error. Cancelling it only
+  /// drops this caller (operation_aborted); the batch goes on for the others.
+  [[nodiscard]] boost::asio::awaitable<V> load(K key) {
+    auto s = s_;
+    auto slot = s->enter(std::move(key));
+    if (slot.cached) co_return std::move(*slot.cached);
+    co_return co_await s->await_entry(slot.shared);
+  }
+
+  /// The values for `keys`, in order; every key joins the same round.
+  [[nodiscard]] boost::asio::awaitable<std::vector<V>> load_many(std::vector<K> keys) {
+    auto s = s_;
+    std::vector<typename state::slot> slots;
+    slots.reserve(keys.size());
+    for (auto& k : keys) slots.push_back(s->enter(std::move(k)));
+    std::vector<V> out;
+    out.reserve(slots.size());
+    for (auto& slot : slots) {
+      if (slot.cached)
+        out.push_back(std::move(*slot.cached));
+      else
+        out.push_back(co_await s->await_entry(slot.shared));
+    }
+    co_return out;
+  }
+
+  /// Forgets a cached key (in-flight loads are not affected).
+  void clear(const K& key) { s_->cache.erase(key); }
+  void clear_all() { s_->cache.clear(); }
+  /// Puts a value in the cache (if caching), unless the key is already there.
+  void prime(K key, V value) {
+    if (s_->opts.cache) s_->cache.try_emplace(std::move(key), std::move(value));
+  }
+
+  /// Batch calls made so far, and keys sent in them.
+  [[nodiscard]] std::size_t batches() const noexcept { return s_->batches; }
+  [[nodiscard]] std::size_t keys_loaded() const noexcept { return s_->keys_sent; }
+
+  /// Passes without a new key before a round is dispatched (>= 1).
+  void set_quiet_passes(unsigned n) { s_->quiet_needed = n < 1 ? 1 : n; }
+
+ private:
+  // Normalizes the three forms of batch function to per-key outcomes.
+  template <class F>
+  static batch_function adapt(F fn) {
+    using R = typename std::invoke_result_t<F&, std::vector<K>>::value_type;
+    if constexpr (std::is_same_v<R, std::vector<outcome<V>>>) {
+      return batch_function(std::move(fn));
+    } else if constexpr (std::is_same_v<R, std::vector<V>>) {
+      return [fn = std::move(fn)](
+                 std::vector<K> keys) mutable -> boost::asio::awaitable<std::vector<outcome<V>>> {
+        auto values = co_await fn(std::move(keys));
+        std::vector<outcome<V>> out;
+        out.reserve(values.size());
+        for (auto& v : values) out.emplace_back(std::move(v));
+        co_return out;
+      };
+    } else {
+      static_assert(std::is_same_v<R, std::unordered_map<K, V, Hash, Eq>>,
+                    "batch_loader: the batch function must return awaitable<vector<V>>, "
+                    "awaitable<vector<outcome<V>>> or awaitable<unordered_map<K, V>>");
+      return [fn = std::move(fn)](
+                 std::vector<K> keys) mutable -> boost::asio::awaitable<std::vector<outcome<V>>> {
+        auto found = co_await fn(keys);
+        std::vector<outcome<V>> out;
+        out.reserve(keys.size());
+        for (auto& k : keys) {
+          auto it = found.find(k);
+          if (it != found.end())
+            out.emplace_back(std::move(it->second));
+          else
+            out.emplace_back(std::make_exception_ptr(batch_error(
+                "batch_loader: the batch function returned no value for key " + describe_key(k))));
+        }
+        co_return out;
+      };
+    }
+  }
+
+  static std::string describe_key(const K& k) {
+    if constexpr (requires(std::ostream & o) { o << k; }) {
+      std::ostringstream s;
+      s << k;
+      return s.str();
+    } else {
+      return "(not printable)";
+    }
+  }
+
+  // One key of one round, shared by every load of it.
+  struct entry {
+    K key;
+    std::optional<outcome<V>> result;
+    detail::wait_queue<char> waiters;
+    explicit entry(K k) : key(std::move(k)) {}
+  };
+
+  struct state : std::enable_shared_from_this<state> {
+    state(boost::asio::any_io_executor e, batch_function f, batch_options o)
+        : ex(std::move(e)), fn(std::move(f)), opts(o) {
+      if (opts.max_concurrent_batches) batch_limit.emplace(opts.max_concurrent_batches);
+      if (opts.max_per_second > 0) batch_rate.emplace(ex, opts.max_per_second, opts.burst);
+    }
+
+    // A load's synchronous outcome: the cached value, or the entry to wait on.
+    struct slot {
+      std::optional<V> cached;
+      std::shared_ptr<entry> shared;
+    };
+
+    // The synchronous half of a load: cache, in-flight share, or a new pending key.
+    slot enter(K key) {
+      slot s;
+      if (opts.cache) {
+        auto c = cache.find(key);
+        if (c != cache.end()) {
+          s.cached.emplace(c->second);
+          return s;
+        }
+      }
+      auto it = in_flight.find(key);
+      if (it != in_flight.end()) {
+        s.shared = it->second;
+        return s;
+      }
+      auto e = std::make_shared<entry>(key);
+      in_flight.emplace(std::move(key), e);
+      pending.push_back(e);
+      ++arrivals;
+      schedule();
+      s.shared = std::move(e);
+      return s;
+    }
+
+    boost::asio::awaitable<V> await_entry(std::shared_ptr<entry> e) {
+      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+      co_return e->result->value();  // a copy per caller; rethrows the key's error
+    }
+
+    void schedule() {
+      if (scheduled) return;
+      scheduled = true;
+      quiet = 0;
+      seen_arrivals = arrivals;
+      boost::asio::post(ex, [self = this->shared_from_this()] { self->tick(); });
+    }
+
+    // The dispatcher: re-posted until `quiet_needed` passes bring no new key.
+    void tick() {
+      if (arrivals != seen_arrivals) {
+        seen_arrivals = arrivals;
+        quiet = 0;
+      } else if (++quiet >= quiet_needed) {
+        scheduled = false;
+        dispatch();
+        return;
+      }
+      boost::asio::post(ex, [self = this->shared_from_this()] { self->tick(); });
+    }
+
+    void dispatch() {
+      std::vector<std::shared_ptr<entry>> round = std::move(pending);
+      pending.clear();
+      const std::size_t chunk = opts.max_batch_size ? opts.max_batch_size : round.size();
+      for (std::size_t i = 0; i < round.size(); i += chunk) {
+        std::vector<std::shared_ptr<entry>> part(
+            round.begin() + std::ptrdiff_t(i),
+            round.begin() + std::ptrdiff_t(std::min(round.size(), i + chunk)));
+        boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(part)),
+                              boost::asio::detached);
+      }
+    }
+
+    static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
+                                                  std::vector<std::shared_ptr<entry>> part) {
+      std::vector<K> keys;
+      keys.reserve(part.size());
+      for (auto& e : part) keys.push_back(e->key);
+      std::vector<outcome<V>> results;
+      std::exception_ptr failure;
+      try {
+        permit p;
+        if (self->batch_limit) p = co_await self->batch_limit->acquire();
+        if (self->batch_rate) co_await self->batch_rate->acquire();
+        ++self->batches;
+        self->keys_sent += keys.size();
+        results = co_await self->fn(std::move(keys));
+        if (results.size() != part.size())
+          throw batch_error("batch_loader: the batch function returned " +
+                            std::to_string(results.size()) + " results for " +
+                            std::to_string(part.size()) + " keys");
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      for (std::size_t i = 0; i < part.size(); ++i) {
+        entry& e = *part[i];
+        if (failure)
+          e.result.emplace(failure);
+        else
+          e.result.emplace(std::move(results[i]));
+        auto it = self->in_flight.find(e.key);
+        if (it != self->in_flight.end() && it->second == part[i]) self->in_flight.erase(it);
+        if (self->opts.cache && e.result->has_value())
+          self->cache.try_emplace(e.key, e.result->value());
+        e.waiters.fail_all(nullptr);  // completes every waiter (successfully: see e.result)
+      }
+    }
+
+    boost::asio::any_io_executor ex;
+    batch_function fn;
+    batch_options opts;
+    std::optional<limiter> batch_limit;
+    std::optional<rate_limiter> batch_rate;
+    std::unordered_map<K, V, Hash, Eq> cache;
+    std::unordered_map<K, std::shared_ptr<entry>, Hash, Eq> in_flight;
+    std::vector<std::shared_ptr<entry>> pending;
+    bool scheduled = false;
+    unsigned quiet = 0;
+    unsigned quiet_needed = 3;
+    std::uint64_t arrivals = 0;
+    std::uint64_t seen_arrivals = 0;
+    std::size_t batches = 0;
+    std::size_t keys_sent = 0;
+  };
+
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace sluice

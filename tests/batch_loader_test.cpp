@@ -1,0 +1,357 @@
+#include <sluice/batch_loader.hpp>
+#include <sluice/run.hpp>
+#include <sluice/when_all.hpp>
+
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace sluice::test;
+using sluice::batch_loader;
+
+// A fake data store: string keys, 5 ms per round trip, every batch's keys recorded.
+struct store {
+  explicit store(std::map<std::string, std::string> d = {}) : data(std::move(d)) {}
+  std::map<std::string, std::string> data;
+  std::vector<std::vector<std::string>> trips;
+  asio::awaitable<std::vector<std::string>> get(std::vector<std::string> keys) {
+    trips.push_back(keys);
+    co_await sleep(5ms);
+    std::vector<std::string> out;
+    for (auto& k : keys) {
+      auto it = data.find(k);
+      if (it == data.end()) throw std::out_of_range("no such key " + k);
+      out.push_back(it->second);
+    }
+    co_return out;
+  }
+};
+
+using loader_t = batch_loader<std::string, std::string>;
+
+auto make_loader(asio::any_io_executor ex, store& db, sluice::batch_options o = {}) {
+  return std::make_unique<loader_t>(
+      ex, [&db](std::vector<std::string> k) { return db.get(std::move(k)); }, o);
+}
+
+// The seed's example, with coroutines instead of batch generators.
+struct people {
+  loader_t& db;
+  asio::awaitable<std::string> gen_user(std::string id) {
+    co_return co_await db.load("user:" + id);
+  }
+  asio::awaitable<std::string> gen_spouse(std::string id) {
+    auto spouse_id = co_await db.load("spouseId:" + id);
+    co_return co_await db.load("user:" + spouse_id);
+  }
+  asio::awaitable<std::vector<std::string>> gen_spouses(std::string id) {
+    auto [user, spouse] = co_await sluice::when_all(gen_user(id), gen_spouse(id));
+    co_return std::vector<std::string>{user, spouse};
+  }
+};
+
+TEST(BatchLoader, TheSeedExampleTakesExactlyTwoRoundTrips) {
+  store db{{{"user:12345", "Alice"}, {"spouseId:12345", "99"}, {"user:99", "Bob"}}};
+  auto r = run_virtual([&]() -> asio::awaitable<std::vector<std::string>> {
+    auto loader = make_loader(co_await asio::this_coro::executor, db);
+    people p{*loader};
+    co_return co_await p.gen_spouses("12345");
+  }());
+  EXPECT_EQ(r, (std::vector<std::string>{"Alice", "Bob"}));
+  ASSERT_EQ(db.trips.size(), 2u);
+  EXPECT_EQ(std::set<std::string>(db.trips[0].begin(), db.trips[0].end()),
+            (std::set<std::string>{"user:12345", "spouseId:12345"}));
+  EXPECT_EQ(db.trips[1], (std::vector<std::string>{"user:99"}));
+  EXPECT_EQ(vnow(), 10ms);
+}
+
+// A tree of depth d, fan-out f: each node loads its key, then its children in parallel.
+asio::awaitable<int> walk(loader_t& l, std::string id, int depth, int fan) {
+  int sum = std::stoi(co_await l.load(id));
+  if (depth > 1) {
+    std::vector<std::function<asio::awaitable<int>()>> kids;
+    for (int i = 0; i < fan; ++i)
+      kids.push_back([&l, id, i, depth, fan] {
+        return walk(l, id + "." + std::to_string(i), depth - 1, fan);
+      });
+    for (int v : co_await sluice::run_all(std::move(kids))) sum += v;
+  }
+  co_return sum;
+}
+
+TEST(BatchLoader, ATreeOfDepthDTakesDRoundTrips) {
+  for (int depth : {1, 3, 5}) {
+    store db;
+    // Every id is worth 1 (keys are made up on the fly).
+    struct all_ones {
+      store& db;
+      asio::awaitable<std::vector<std::string>> operator()(std::vector<std::string> keys) {
+        db.trips.push_back(keys);
+        co_await sleep(5ms);
+        co_return std::vector<std::string>(keys.size(), "1");
+      }
+    };
+    const int fan = 5;
+    int nodes = 0;
+    for (int d = 0, w = 1; d < depth; ++d, w *= fan) nodes += w;
+    auto total = run_virtual([&]() -> asio::awaitable<int> {
+      loader_t l{co_await asio::this_coro::executor, all_ones{db}};
+      co_return co_await walk(l, "root", depth, fan);
+    }());
+    EXPECT_EQ(total, nodes);
+    EXPECT_EQ(int(db.trips.size()), depth) << "depth " << depth << ", " << nodes << " loads";
+  }
+}
+
+TEST(BatchLoader, AThousandCoroutinesMakeOneBatchOrOnePerMaxBatchSize) {
+  for (std::size_t max : {0, 100, 300}) {
+    std::vector<std::vector<int>> trips;
+    auto fn = [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+      trips.push_back(keys);
+      std::vector<int> out;
+      for (int k : keys) out.push_back(k * 2);
+      co_return out;
+    };
+    int ok = 0;
+    run_virtual([&]() -> asio::awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      batch_loader<int, int> l{ex, fn, {.max_batch_size = max}};
+      co_await sluice::run_on_each(
+          [&](int i) -> asio::awaitable<void> { ok += (co_await l.load(i)) == 2 * i; },
+          std::views::iota(0, 1000));
+    }());
+    EXPECT_EQ(ok, 1000);
+    EXPECT_EQ(trips.size(), max ? (1000 + max - 1) / max : 1u);
+    EXPECT_EQ(trips[0].front(), 0);  // keys in the order they were first requested
+  }
+}
+
+TEST(BatchLoader, ThousandLoadsOfTenKeysMakeOneBatchOfTen) {
+  std::vector<std::vector<int>> trips;
+  auto fn = [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+    trips.push_back(keys);
+    co_await sleep(1ms);
+    co_return keys;
+  };
+  for (bool cache : {true, false}) {
+    trips.clear();
+    run_virtual([&]() -> asio::awaitable<void> {
+      batch_loader<int, int> l{co_await asio::this_coro::executor, fn, {.cache = cache}};
+      co_await sluice::run_on_each(
+          [&](int i) -> asio::awaitable<void> { EXPECT_EQ(co_await l.load(i % 10), i % 10); },
+          std::views::iota(0, 1000));
+    }());
+    ASSERT_EQ(trips.size(), 1u);  // in-flight keys are shared even without the cache
+    EXPECT_EQ(trips[0], (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  }
+}
+
+TEST(BatchLoader, CacheHitsClearAndPrime) {
+  store db{{{"a", "1"}, {"b", "2"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto l = make_loader(co_await asio::this_coro::executor, db);
+    EXPECT_EQ(co_await l->load(std::string("a")), std::string("1"));
+    EXPECT_EQ(co_await l->load(std::string("a")), std::string("1"));
+    EXPECT_EQ(db.trips.size(), 1u);
+    db.data["a"] = "changed";
+    l->clear("a");
+    EXPECT_EQ(co_await l->load(std::string("a")), std::string("changed"));
+    EXPECT_EQ(db.trips.size(), 2u);
+    l->prime(std::string("z"), std::string("primed"));
+    EXPECT_EQ(co_await l->load(std::string("z")), std::string("primed"));
+    l->clear_all();
+    // (A braced list inside a co_await expression trips GCC 12: name it first.)
+    std::vector<std::string> ab{"a", "b"};
+    auto both = co_await l->load_many(ab);
+    EXPECT_EQ(both, (std::vector<std::string>{"changed", "2"}));
+    EXPECT_EQ(db.trips.size(), 3u);
+    EXPECT_EQ(l->batches(), 3u);
+  }());
+}
+
+TEST(BatchLoader, AWholeBatchErrorFailsEveryLoadAndIsNotCached) {
+  store db{{{"a", "1"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto l = make_loader(co_await asio::this_coro::executor, db);
+    int failed = 0;
+    auto try_load = [&](std::string k) -> asio::awaitable<void> {
+      try {
+        (void)co_await l->load(k);
+      } catch (const std::out_of_range&) {
+        ++failed;
+      }
+    };
+    std::vector<std::function<asio::awaitable<void>()>> both{
+        [&] { return try_load(std::string("a")); },
+        [&] { return try_load(std::string("missing")); }};
+    co_await sluice::run_all(both);
+    EXPECT_EQ(failed, 2);  // "a" shared the failing batch
+    EXPECT_EQ(co_await l->load(std::string("a")), std::string("1"));  // the error was not cached
+    EXPECT_EQ(db.trips.size(), 2u);
+  }());
+}
+
+TEST(BatchLoader, PerKeyErrorsFromAMapOrFromOutcomes) {
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    batch_loader<int, std::string> by_map{
+        ex, [](std::vector<int> keys) -> asio::awaitable<std::unordered_map<int, std::string>> {
+          std::unordered_map<int, std::string> m;
+          for (int k : keys)
+            if (k % 2 == 0) m[k] = "even " + std::to_string(k);
+          co_return m;
+        }};
+    auto [a, b] = co_await sluice::when_all(by_map.load(2), [&]() -> asio::awaitable<std::string> {
+      try {
+        co_return co_await by_map.load(3);
+      } catch (const sluice::batch_error& e) {
+        co_return std::string(e.what());
+      }
+    }());
+    EXPECT_EQ(a, "even 2");
+    EXPECT_EQ(b, "batch_loader: the batch function returned no value for key 3");
+    EXPECT_EQ(by_map.batches(), 1u);
+
+    batch_loader<int, int> by_outcome{
+        ex, [](std::vector<int> keys) -> asio::awaitable<std::vector<sluice::outcome<int>>> {
+          std::vector<sluice::outcome<int>> out;
+          for (int k : keys)
+            if (k < 0)
+              out.emplace_back(std::make_exception_ptr(std::domain_error("negative")));
+            else
+              out.emplace_back(k);
+          co_return out;
+        }};
+    EXPECT_EQ(co_await by_outcome.load(5), 5);
+    EXPECT_THROW((void)co_await by_outcome.load(-1), std::domain_error);
+  }());
+}
+
+TEST(BatchLoader, ResultsOfTheWrongLengthFailTheBatch) {
+  run_virtual([&]() -> asio::awaitable<void> {
+    batch_loader<int, int> l{co_await asio::this_coro::executor,
+                             [](std::vector<int>) -> asio::awaitable<std::vector<int>> {
+                               co_return std::vector<int>{1};
+                             }};
+    std::vector<int> keys{1, 2};
+    EXPECT_THROW((void)co_await l.load_many(keys), sluice::batch_error);
+  }());
+}
+
+TEST(BatchLoader, ACancelledLoadDoesNotCancelTheBatchOthersWaitOn) {
+  store db{{{"k", "v"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto l = make_loader(ex, db);
+    asio::cancellation_signal sig;
+    std::exception_ptr cancelled;
+    std::string other;
+    asio::co_spawn(ex, l->load(std::string("k")),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr e, std::string) { cancelled = e; }));
+    asio::co_spawn(ex, l->load(std::string("k")),
+                   [&](std::exception_ptr, std::string v) { other = v; });
+    co_await sleep(1ms);  // the batch is in flight (5 ms)
+    sig.emit(asio::cancellation_type::terminal);
+    co_await sleep(10ms);
+    EXPECT_TRUE(is_cancellation(cancelled));
+    EXPECT_EQ(other, "v");
+    EXPECT_EQ(db.trips.size(), 1u);
+  }());
+}
+
+TEST(BatchLoader, MaxConcurrentBatches) {
+  int in_flight_now = 0, peak = 0;
+  run_virtual([&]() -> asio::awaitable<void> {
+    batch_loader<int, int> l{co_await asio::this_coro::executor,
+                             [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+                               peak = std::max(peak, ++in_flight_now);
+                               co_await sleep(5ms);
+                               --in_flight_now;
+                               co_return keys;
+                             },
+                             {.max_batch_size = 10, .max_concurrent_batches = 2}};
+    std::vector<int> keys(100);
+    std::iota(keys.begin(), keys.end(), 0);
+    auto v = co_await l.load_many(keys);
+    EXPECT_EQ(v, keys);
+  }());
+  EXPECT_EQ(peak, 2);
+  EXPECT_EQ(vnow(), 25ms);  // 10 batches, 2 at a time, 5 ms each
+}
+
+// From batch's catalogue: recursive fibonacci with loads at every level, and exceptions
+// thrown into parents that catch them or let them through, after siblings complete.
+asio::awaitable<int> fib(batch_loader<int, int>& l, int n) {
+  if (n < 2) co_return co_await l.load(n);
+  auto [a, b] = co_await sluice::when_all(fib(l, n - 1), fib(l, n - 2));
+  co_return a + b;
+}
+
+TEST(BatchLoaderCatalogue, FibonacciWithLoadsAtTheLeaves) {
+  int calls = 0;
+  auto r = run_virtual([&]() -> asio::awaitable<int> {
+    batch_loader<int, int> l{co_await asio::this_coro::executor,
+                             [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+                               ++calls;
+                               co_return keys;
+                             }};
+    co_return co_await fib(l, 12);
+  }());
+  EXPECT_EQ(r, 144);    // fib(0) = 0, fib(1) = 1
+  EXPECT_EQ(calls, 1);  // keys 0 and 1 are all that is ever loaded, in one round
+}
+
+TEST(BatchLoaderCatalogue, ExceptionsReachParentsAfterSiblingsFinish) {
+  bool sibling_finished = false;
+  std::string caught;
+  run_virtual([&]() -> asio::awaitable<void> {
+    // Per-key errors: key 13 fails alone; the sibling's keys share its batches unharmed.
+    batch_loader<int, int> l{
+        co_await asio::this_coro::executor,
+        [](std::vector<int> keys) -> asio::awaitable<std::vector<sluice::outcome<int>>> {
+          std::vector<sluice::outcome<int>> out;
+          for (int k : keys)
+            if (k == 13)
+              out.emplace_back(std::make_exception_ptr(std::runtime_error("unlucky")));
+            else
+              out.emplace_back(k);
+          co_return out;
+        }};
+    auto failing = [&]() -> asio::awaitable<int> { co_return co_await l.load(13); };
+    auto slow_sibling = [&]() -> asio::awaitable<int> {
+      int v = 0;
+      for (int i = 0; i < 10; ++i) v += co_await l.load(100 + i);  // ten more rounds
+      sibling_finished = true;
+      co_return v;
+    };
+    try {
+      (void)co_await sluice::when_all(failing(), slow_sibling());
+    } catch (const std::runtime_error& e) {
+      caught = e.what();
+      EXPECT_TRUE(sibling_finished);
+    }
+    // Recovering: a parent that catches goes on loading.
+    int recovered = 0;
+    bool failed = false;
+    try {
+      recovered = co_await l.load(13);
+    } catch (...) {
+      failed = true;  // (no co_await inside a handler)
+    }
+    if (failed) recovered = co_await l.load(60);
+    EXPECT_EQ(recovered, 60);
+  }());
+  EXPECT_EQ(caught, "unlucky");
+}
+
+}  // namespace
