@@ -6,6 +6,10 @@
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
 //   w4  n tasks each sleeping 10 ms, at most `limit` at once (run_on_each)
 //   w5  n no-op tasks rate-limited to `limit` starts per second (run_on_each)
+//   batch_load  n loads of distinct keys, `limit` coroutines loading at once, through one
+//       batch_loader whose batch function returns at once: batches of `limit` keys
+//       variants: cache (default), nocache; many: one coroutine, load_many of `limit` keys.
+//       Prints ns_per_load and the batch count.
 // Prints one line: peer=sluice-<variant> workload=.. n=.. limit=.. wall_ms=.. ns_per_task=..
 // (+ overhead_ms for w4, starts_per_s and max_starts_100ms for w5). Peak RSS is measured
 // from outside (/usr/bin/time -f %M).
@@ -57,8 +61,10 @@ int main(int argc, char** argv) {
   const std::size_t limit = std::strtoull(argv[3], nullptr, 10);
   std::string variant = argc > 4 ? argv[4] : (wl == "w2" ? "run_all" : "run_on_each");
 
+  if (wl == "batch_load" && argc <= 4) variant = "cache";
   asio::io_context ctx{1};
   result r;
+  std::size_t batches = 0;
   std::vector<std::size_t> ordered;
   auto body = [&]() -> asio::awaitable<void> {
     const auto t0 = clk::now();
@@ -85,6 +91,30 @@ int main(int argc, char** argv) {
             ++r.count;
           },
           std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+    } else if (wl == "batch_load") {
+      sluice::batch_loader<std::size_t, std::size_t> loader{
+          co_await asio::this_coro::executor,
+          [](std::vector<std::size_t> keys) -> asio::awaitable<std::vector<std::size_t>> {
+            co_return keys;
+          },
+          {.cache = variant != "nocache"}};
+      if (variant == "many") {
+        // One coroutine asks for `limit` keys at a time with load_many.
+        std::vector<std::size_t> keys(limit);
+        for (std::size_t base = 0; base < n; base += limit) {
+          keys.resize(std::min(limit, n - base));
+          for (std::size_t k = 0; k < keys.size(); ++k) keys[k] = base + k;
+          for (std::size_t v : co_await loader.load_many(keys)) r.count += v < n;
+        }
+      } else {
+        // `limit` coroutines each load one key at a time (the DataLoader pattern).
+        co_await sluice::run_on_each(
+            [&](std::size_t i) -> asio::awaitable<void> {
+              r.count += (co_await loader.load(i)) == i;
+            },
+            std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+      }
+      batches = loader.batches();
     } else if (wl == "w5") {
       r.starts.reserve(n);
       co_await sluice::run_on_each(
@@ -97,7 +127,8 @@ int main(int argc, char** argv) {
     }
     r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
   };
-  if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5") return usage();
+  if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load")
+    return usage();
   asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
@@ -110,6 +141,13 @@ int main(int argc, char** argv) {
   if (wl == "w2" && n > 0 && (ordered[n - 1] != n - 1 || ordered[n / 2] != n / 2)) {
     std::fprintf(stderr, "ordered results wrong\n");
     return 1;
+  }
+  if (wl == "batch_load") {
+    std::printf(
+        "peer=sluice-%s workload=batch_load n=%zu batch=%zu wall_ms=%.1f ns_per_load=%.1f "
+        "batches=%zu\n",
+        variant.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / double(n), batches);
+    return 0;
   }
   std::printf("peer=sluice-%s workload=%s n=%zu limit=%zu wall_ms=%.1f ns_per_task=%.1f",
               variant.c_str(), wl.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / double(n));

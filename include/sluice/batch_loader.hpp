@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -86,25 +87,31 @@ class batch_loader {
   /// batch. Suspends until that batch completes; rethrows the key's error. Cancelling it only
   /// drops this caller (operation_aborted); the batch goes on for the others.
   [[nodiscard]] boost::asio::awaitable<V> load(K key) {
-    auto s = s_;
-    auto slot = s->enter(std::move(key));
+    // Only this synchronous step touches the loader; a suspended load holds just its entry.
+    auto slot = s_->enter(std::move(key));
     if (slot.cached) co_return std::move(*slot.cached);
-    co_return co_await s->await_entry(slot.shared);
+    auto keep = s_;  // entries live in the loader's pool: keep it while this load waits
+    entry& e = *slot.shared;
+    if (!e.result) co_await e.waiters.wait(0, nullptr, boost::asio::use_awaitable);
+    co_return e.result->value();  // a copy per caller; rethrows the key's error
   }
 
   /// The values for `keys`, in order; every key joins the same round.
   [[nodiscard]] boost::asio::awaitable<std::vector<V>> load_many(std::vector<K> keys) {
-    auto s = s_;
+    auto keep = s_;  // entries live in the loader's pool: keep it while this load waits
     std::vector<typename state::slot> slots;
     slots.reserve(keys.size());
-    for (auto& k : keys) slots.push_back(s->enter(std::move(k)));
+    for (auto& k : keys) slots.push_back(s_->enter(std::move(k)));
     std::vector<V> out;
     out.reserve(slots.size());
     for (auto& slot : slots) {
-      if (slot.cached)
+      if (slot.cached) {
         out.push_back(std::move(*slot.cached));
-      else
-        out.push_back(co_await s->await_entry(slot.shared));
+        continue;
+      }
+      entry& e = *slot.shared;
+      if (!e.result) co_await e.waiters.wait(0, nullptr, boost::asio::use_awaitable);
+      out.push_back(e.result->value());
     }
     co_return out;
   }
@@ -208,18 +215,13 @@ class batch_loader {
         s.shared = it->second;
         return s;
       }
-      auto e = std::make_shared<entry>(key);
+      auto e = std::allocate_shared<entry>(std::pmr::polymorphic_allocator<entry>(&pool), key);
       in_flight.emplace(std::move(key), e);
       pending.push_back(e);
       ++arrivals;
       schedule();
       s.shared = std::move(e);
       return s;
-    }
-
-    boost::asio::awaitable<V> await_entry(std::shared_ptr<entry> e) {
-      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
-      co_return e->result->value();  // a copy per caller; rethrows the key's error
     }
 
     void schedule() {
@@ -297,7 +299,10 @@ class batch_loader {
     std::optional<limiter> batch_limit;
     std::optional<rate_limiter> batch_rate;
     std::unordered_map<K, V, Hash, Eq> cache;
-    std::unordered_map<K, std::shared_ptr<entry>, Hash, Eq> in_flight;
+    // Entries and in-flight map nodes come from this pool: a load costs no malloc in steady
+    // state. Declared before the containers that use it, so destroyed after them.
+    std::pmr::unsynchronized_pool_resource pool;
+    std::pmr::unordered_map<K, std::shared_ptr<entry>, Hash, Eq> in_flight{&pool};
     std::vector<std::shared_ptr<entry>> pending;
     bool scheduled = false;
     unsigned quiet = 0;

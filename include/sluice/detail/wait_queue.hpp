@@ -11,6 +11,7 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <cstddef>
@@ -65,7 +66,10 @@ class wait_queue {
   wait_queue() = default;
   wait_queue(const wait_queue&) = delete;
   wait_queue& operator=(const wait_queue&) = delete;
-  ~wait_queue() { fail_all(cancelled_error()); }
+  ~wait_queue() {
+    // (Building the error formats a system_error message: only when someone will see it.)
+    if (head_) fail_all(cancelled_error());
+  }
 
   [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -94,7 +98,10 @@ class wait_queue {
         [this, owner, mode](auto handler, Data data) {
           using handler_type = decltype(handler);
           using op = operation<handler_type>;
-          auto alloc = boost::asio::get_associated_allocator(handler);
+          // Handlers without an allocator of their own (coroutines) get Asio's per-thread
+          // recycling allocator: a wait costs no malloc in steady state.
+          auto alloc = boost::asio::get_associated_allocator(
+              handler, boost::asio::recycling_allocator<void>());
           using op_alloc_t =
               typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<op>;
           op_alloc_t op_alloc(alloc);
@@ -125,7 +132,8 @@ class wait_queue {
       // handler); the canceller disarms itself instead. Otherwise clear it before the node goes.
       if (self->cancel_handler && !from_cancel) slot.clear();
       Handler h(std::move(self->handler));
-      auto alloc = boost::asio::get_associated_allocator(h);
+      auto alloc =
+          boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
       using op_alloc_t =
           typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<operation>;
       op_alloc_t op_alloc(alloc);
