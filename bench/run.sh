@@ -51,6 +51,9 @@ for rep in $(seq "$REPS"); do
   run $ASIO asio-workerpool w4 10000 1000
   run "${PY[@]}" asyncio-spawnloop w4 10000 1000
   run $SLUICE w5 3000 1000
+  run $SLUICE batch_load 1000000 1000 cache
+  run $SLUICE batch_load 1000000 1000 nocache
+  run $SLUICE batch_load 1000000 1000 many
 done
 
 # Medians per (peer, workload, n): each numeric field's median over the reps.
