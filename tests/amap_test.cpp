@@ -169,17 +169,9 @@ TEST(Amap, DestroyingTheStreamCancelsItsTasks) {
 TEST(Amap, CloseCancelsAndWaits) {
   int cancelled = 0;
   run_virtual([&]() -> asio::awaitable<void> {
-    auto s = sluice::amap<manual_clock>(
-        [&](int i) -> asio::awaitable<int> {
-          try {
-            co_await sleep(1h);
-          } catch (...) {
-            ++cancelled;
-            throw;
-          }
-          co_return i;
-        },
-        std::views::iota(0, 10), {.max_at_once = 3});
+    auto s =
+        sluice::amap<manual_clock>([&](int i) { return sleep_counting_cancel(i, 1h, cancelled); },
+                                   std::views::iota(0, 10), {.max_at_once = 3});
     asio::co_spawn(co_await asio::this_coro::executor, s.next(), asio::detached);
     co_await sleep(1ms);
     co_await s.close();
@@ -236,17 +228,9 @@ TEST(Amap, CancellingNextCancelsTheStream) {
   int cancelled = 0;
   run_virtual([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto s = sluice::amap<manual_clock>(
-        [&](int i) -> asio::awaitable<int> {
-          try {
-            co_await sleep(1h);
-          } catch (...) {
-            ++cancelled;
-            throw;
-          }
-          co_return i;
-        },
-        std::views::iota(0, 10), {.max_at_once = 2});
+    auto s =
+        sluice::amap<manual_clock>([&](int i) { return sleep_counting_cancel(i, 1h, cancelled); },
+                                   std::views::iota(0, 10), {.max_at_once = 2});
     asio::cancellation_signal sig;
     std::exception_ptr err;
     bool done = false;

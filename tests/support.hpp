@@ -25,6 +25,18 @@ inline asio::awaitable<void> sleep(manual_clock::duration d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
+/// A task that sleeps for d, counts itself in `cancelled` if it is cancelled (and rethrows),
+/// and returns `i`.
+inline asio::awaitable<int> sleep_counting_cancel(int i, manual_clock::duration d, int& cancelled) {
+  try {
+    co_await sleep(d);
+  } catch (...) {
+    ++cancelled;
+    throw;
+  }
+  co_return i;
+}
+
 /// Virtual time now, since the last virtual_time was made.
 inline manual_clock::duration vnow() {
   return manual_clock::now().time_since_epoch();
