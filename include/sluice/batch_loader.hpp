@@ -87,10 +87,11 @@ class batch_loader {
   /// batch. Suspends until that batch completes; rethrows the key's error. Cancelling it only
   /// drops this caller (operation_aborted); the batch goes on for the others.
   [[nodiscard]] boost::asio::awaitable<V> load(K key) {
-    // Only this synchronous step touches the loader; a suspended load holds just its entry.
-    auto slot = s_->enter(std::move(key));
+    // Entries live in the loader's pool: keep it alive while this load holds one. (Declared
+    // first, so destroyed after the entry's reference.)
+    auto keep = s_;
+    auto slot = keep->enter(std::move(key));
     if (slot.cached) co_return std::move(*slot.cached);
-    auto keep = s_;  // entries live in the loader's pool: keep it while this load waits
     entry& e = *slot.shared;
     if (!e.result) co_await e.waiters.wait(0, nullptr, boost::asio::use_awaitable);
     co_return e.result->value();  // a copy per caller; rethrows the key's error
@@ -179,12 +180,48 @@ class batch_loader {
     }
   }
 
-  // One key of one round, shared by every load of it.
+  // One key of one round, shared by every load of it. Counted by entry_ref, not shared_ptr:
+  // a loader lives on one thread, so the count needs no atomics.
   struct entry {
     K key;
     std::optional<outcome<V>> result;
     detail::wait_queue<char> waiters;
-    explicit entry(K k) : key(std::move(k)) {}
+    std::size_t refs = 0;
+    std::pmr::memory_resource* pool;
+    entry(K k, std::pmr::memory_resource* p) : key(std::move(k)), pool(p) {}
+  };
+
+  class entry_ref {
+   public:
+    entry_ref() = default;
+    static entry_ref make(K key, std::pmr::memory_resource* pool) {
+      std::pmr::polymorphic_allocator<entry> alloc(pool);
+      entry* e = alloc.allocate(1);
+      ::new (static_cast<void*>(e)) entry(std::move(key), pool);
+      return entry_ref(e);
+    }
+    entry_ref(const entry_ref& o) noexcept : p_(o.p_) {
+      if (p_) ++p_->refs;
+    }
+    entry_ref(entry_ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    entry_ref& operator=(entry_ref o) noexcept {
+      std::swap(p_, o.p_);
+      return *this;
+    }
+    ~entry_ref() {
+      if (p_ && --p_->refs == 0) {
+        std::pmr::polymorphic_allocator<entry> alloc(p_->pool);
+        p_->~entry();
+        alloc.deallocate(p_, 1);
+      }
+    }
+    entry& operator*() const noexcept { return *p_; }
+    entry* operator->() const noexcept { return p_; }
+    friend bool operator==(const entry_ref& a, const entry_ref& b) { return a.p_ == b.p_; }
+
+   private:
+    explicit entry_ref(entry* e) noexcept : p_(e) { ++p_->refs; }
+    entry* p_ = nullptr;
   };
 
   struct state : std::enable_shared_from_this<state> {
@@ -197,7 +234,7 @@ class batch_loader {
     // A load's synchronous outcome: the cached value, or the entry to wait on.
     struct slot {
       std::optional<V> cached;
-      std::shared_ptr<entry> shared;
+      entry_ref shared;
     };
 
     // The synchronous half of a load: cache, in-flight share, or a new pending key.
@@ -215,7 +252,7 @@ class batch_loader {
         s.shared = it->second;
         return s;
       }
-      auto e = std::allocate_shared<entry>(std::pmr::polymorphic_allocator<entry>(&pool), key);
+      auto e = entry_ref::make(key, &pool);
       in_flight.emplace(std::move(key), e);
       pending.push_back(e);
       ++arrivals;
@@ -246,11 +283,11 @@ class batch_loader {
     }
 
     void dispatch() {
-      std::vector<std::shared_ptr<entry>> round = std::move(pending);
+      std::vector<entry_ref> round = std::move(pending);
       pending.clear();
       const std::size_t chunk = opts.max_batch_size ? opts.max_batch_size : round.size();
       for (std::size_t i = 0; i < round.size(); i += chunk) {
-        std::vector<std::shared_ptr<entry>> part(
+        std::vector<entry_ref> part(
             round.begin() + std::ptrdiff_t(i),
             round.begin() + std::ptrdiff_t(std::min(round.size(), i + chunk)));
         boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(part)),
@@ -259,7 +296,7 @@ class batch_loader {
     }
 
     static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
-                                                  std::vector<std::shared_ptr<entry>> part) {
+                                                  std::vector<entry_ref> part) {
       std::vector<K> keys;
       keys.reserve(part.size());
       for (auto& e : part) keys.push_back(e->key);
@@ -289,8 +326,14 @@ class batch_loader {
         if (it != self->in_flight.end() && it->second == part[i]) self->in_flight.erase(it);
         if (self->opts.cache && e.result->has_value())
           self->cache.try_emplace(e.key, e.result->value());
-        e.waiters.fail_all(nullptr);  // completes every waiter (successfully: see e.result)
       }
+      // Every result is in place before anyone resumes (a load_many waiting on several keys
+      // of this batch then resumes once). Waiters resume right here, one level deep, not
+      // through a post each; they may go on to their next load. `part` keeps entries alive.
+      for (auto& e : part) e->waiters.complete_all_inline();
+      // The entries go back to the pool now, while `self` keeps it: the order in which a
+      // coroutine's parameters are destroyed is not one to rely on.
+      part.clear();
     }
 
     boost::asio::any_io_executor ex;
@@ -298,12 +341,12 @@ class batch_loader {
     batch_options opts;
     std::optional<limiter> batch_limit;
     std::optional<rate_limiter> batch_rate;
-    std::unordered_map<K, V, Hash, Eq> cache;
-    // Entries and in-flight map nodes come from this pool: a load costs no malloc in steady
-    // state. Declared before the containers that use it, so destroyed after them.
+    // Entries, in-flight and cache map nodes come from this pool: a load costs no malloc in
+    // steady state. Declared before the containers that use it, so destroyed after them.
     std::pmr::unsynchronized_pool_resource pool;
-    std::pmr::unordered_map<K, std::shared_ptr<entry>, Hash, Eq> in_flight{&pool};
-    std::vector<std::shared_ptr<entry>> pending;
+    std::pmr::unordered_map<K, V, Hash, Eq> cache{&pool};
+    std::pmr::unordered_map<K, entry_ref, Hash, Eq> in_flight{&pool};
+    std::vector<entry_ref> pending;
     bool scheduled = false;
     unsigned quiet = 0;
     unsigned quiet_needed = 3;

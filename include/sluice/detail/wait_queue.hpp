@@ -9,6 +9,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/recycling_allocator.hpp>
@@ -35,7 +36,7 @@ struct wait_node {
   wait_node* next = nullptr;
   Data data{};
   // Completes the operation: unlinked already; destroys the node and posts the handler.
-  void (*complete_fn)(wait_node*, std::exception_ptr, bool from_cancel) = nullptr;
+  void (*complete_fn)(wait_node*, std::exception_ptr, bool from_cancel, bool inline_ok) = nullptr;
   // Set while a cancellation handler is installed in the handler's slot.
   void* cancel_handler = nullptr;
 };
@@ -80,7 +81,19 @@ class wait_queue {
   void complete_front(std::exception_ptr error = nullptr) {
     node* n = head_;
     unlink(n);
-    n->complete_fn(n, std::move(error), false);
+    n->complete_fn(n, std::move(error), false, false);
+  }
+
+  /// Completes every waiter successfully, resuming each one inside this call when it runs on
+  /// the current thread's executor (Asio's dispatch), else through its executor. For a
+  /// completer that is itself a coroutine with nothing left to protect: a resumed waiter may
+  /// run to its next suspension before this returns.
+  void complete_all_inline() {
+    while (head_) {
+      node* n = head_;
+      unlink(n);
+      n->complete_fn(n, nullptr, false, true);
+    }
   }
 
   /// Completes every waiter with `error`.
@@ -125,7 +138,8 @@ class wait_queue {
     explicit operation(Handler&& h) : handler(std::move(h)) {}
     Handler handler;
 
-    static void do_complete(node* base, std::exception_ptr error, bool from_cancel) {
+    static void do_complete(node* base, std::exception_ptr error, bool from_cancel,
+                            bool inline_ok) {
       auto* self = static_cast<operation*>(base);
       auto slot = boost::asio::get_associated_cancellation_slot(self->handler);
       // Inside the canceller the slot must not be cleared (it would destroy the running
@@ -140,6 +154,12 @@ class wait_queue {
       self->~operation();
       std::allocator_traits<op_alloc_t>::deallocate(op_alloc, self, 1);
       auto ex = boost::asio::get_associated_executor(h);
+      if (inline_ok) {
+        boost::asio::dispatch(ex, [h = std::move(h), error = std::move(error)]() mutable {
+          std::move(h)(std::move(error));
+        });
+        return;
+      }
       boost::asio::post(ex, [h = std::move(h), error = std::move(error)]() mutable {
         std::move(h)(std::move(error));
       });
@@ -164,7 +184,7 @@ class wait_queue {
       node* target = std::exchange(n, nullptr);
       Data data = std::move(target->data);
       queue->unlink(target);
-      target->complete_fn(target, cancelled_error(), true);
+      target->complete_fn(target, cancelled_error(), true, false);
       if (owner) owner->on_cancelled(data);
     }
   };
