@@ -247,17 +247,14 @@ class batch_loader {
           return s;
         }
       }
-      auto it = in_flight.find(key);
-      if (it != in_flight.end()) {
-        s.shared = it->second;
-        return s;
+      auto [it, fresh] = in_flight.try_emplace(key);  // one probe: share or claim the slot
+      if (fresh) {
+        it->second = entry_ref::make(std::move(key), &pool);
+        pending.push_back(it->second);
+        ++arrivals;
+        schedule();
       }
-      auto e = entry_ref::make(key, &pool);
-      in_flight.emplace(std::move(key), e);
-      pending.push_back(e);
-      ++arrivals;
-      schedule();
-      s.shared = std::move(e);
+      s.shared = it->second;
       return s;
     }
 
@@ -322,8 +319,9 @@ class batch_loader {
           e.result.emplace(failure);
         else
           e.result.emplace(std::move(results[i]));
-        auto it = self->in_flight.find(e.key);
-        if (it != self->in_flight.end() && it->second == part[i]) self->in_flight.erase(it);
+        // A key's in-flight entry is this one until its batch (this one) ends: loads of the
+        // key meanwhile share it, and clear() only touches the cache.
+        self->in_flight.erase(e.key);
         if (self->opts.cache && e.result->has_value())
           self->cache.try_emplace(e.key, e.result->value());
       }
