@@ -66,6 +66,10 @@ gcra::fixed gcra::sub(fixed a, fixed b) const {
   return r;
 }
 
+gcra::duration gcra::round_up(fixed t) {
+  return duration{t.ns + (t.frac != 0 ? 1 : 0)};
+}
+
 gcra::fixed gcra::earliest_exact(duration now, std::uint32_t n) const {
   if (n == 0 || n > burst_)
     throw std::invalid_argument("a rate limiter with burst " + std::to_string(burst_) +
@@ -79,7 +83,7 @@ gcra::fixed gcra::earliest_exact(duration now, std::uint32_t n) const {
 
 gcra::duration gcra::earliest(duration now, std::uint32_t n) const {
   const fixed at = earliest_exact(now, n);
-  return duration{at.ns + (at.frac != 0 ? 1 : 0)};
+  return round_up(at);
 }
 
 void gcra::commit(duration t, std::uint32_t n) {
@@ -97,7 +101,7 @@ gcra::duration gcra::reserve(duration now, std::uint32_t n) {
   // back-to-back reservations stay on the exact grid of T.
   const fixed at = earliest_exact(now, n);
   commit_exact(at, n);
-  return duration{at.ns + (at.frac != 0 ? 1 : 0)};
+  return round_up(at);
 }
 
 bool gcra::try_commit(duration now, std::uint32_t n) {

@@ -102,7 +102,7 @@ class batch_loader {
     auto keep = s_;  // entries live in the loader's pool: keep it while this load waits
     std::vector<typename state::slot> slots;
     slots.reserve(keys.size());
-    for (auto& k : keys) slots.push_back(s_->enter(std::move(k)));
+    for (auto& k : keys) slots.push_back(keep->enter(std::move(k)));
     std::vector<V> out;
     out.reserve(slots.size());
     for (auto& slot : slots) {
@@ -217,7 +217,6 @@ class batch_loader {
     }
     entry& operator*() const noexcept { return *p_; }
     entry* operator->() const noexcept { return p_; }
-    friend bool operator==(const entry_ref& a, const entry_ref& b) { return a.p_ == b.p_; }
 
    private:
     explicit entry_ref(entry* e) noexcept : p_(e) { ++p_->refs; }

@@ -63,6 +63,7 @@ class gcra {
   static bool less(fixed a, fixed b) { return a.ns < b.ns || (a.ns == b.ns && a.frac < b.frac); }
   void recompute();
   fixed earliest_exact(duration now, std::uint32_t n) const;
+  static duration round_up(fixed t);  // to whole ns
   void commit_exact(fixed t, std::uint32_t n);
 
   std::uint64_t den_ = 1;  // rate in micro-starts per second

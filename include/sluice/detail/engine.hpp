@@ -257,10 +257,6 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     });
   }
 
-  // Another worker is needed only when every existing one is busy with a task: one that waits
-  // for a limit will pull the next input itself (spawning more would strand workers in the
-  // rate limiter's queue).
-  // Likewise a worker waiting at the gate will take the next place in the window.
   // Wakes one gated worker when the window has room; that worker passes it on. (Waking all
   // would bounce every gated worker for each place freed.)
   void wake_gate() {
@@ -269,6 +265,9 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     gate_.complete_front();
   }
 
+  // Another worker is needed only when every existing one is busy with a task: one that waits
+  // for a limit will pull the next input itself (spawning more would strand workers in the
+  // rate limiter's queue), and likewise one waiting at the gate takes the next place.
   void maybe_spawn() {
     if (spawn_pending_ || heading_for_pull_ > 0 || !gate_.empty() || stopping_ ||
         workers_ >= max_workers_)

@@ -35,7 +35,8 @@ struct wait_node {
   wait_node* prev = nullptr;
   wait_node* next = nullptr;
   Data data{};
-  // Completes the operation: unlinked already; destroys the node and posts the handler.
+  // Completes the operation: unlinked already; destroys the node and resumes the handler
+  // through its executor (posted, or dispatched when the completer allows it inline).
   void (*complete_fn)(wait_node*, std::exception_ptr, bool from_cancel, bool inline_ok) = nullptr;
   // Set while a cancellation handler is installed in the handler's slot.
   void* cancel_handler = nullptr;
@@ -111,13 +112,8 @@ class wait_queue {
         [this, owner, mode](auto handler, Data data) {
           using handler_type = decltype(handler);
           using op = operation<handler_type>;
-          // Handlers without an allocator of their own (coroutines) get Asio's per-thread
-          // recycling allocator: a wait costs no malloc in steady state.
-          auto alloc = boost::asio::get_associated_allocator(
-              handler, boost::asio::recycling_allocator<void>());
-          using op_alloc_t =
-              typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<op>;
-          op_alloc_t op_alloc(alloc);
+          auto op_alloc = node_allocator<op>(handler);
+          using op_alloc_t = decltype(op_alloc);
           op* o = std::allocator_traits<op_alloc_t>::allocate(op_alloc, 1);
           ::new (static_cast<void*>(o)) op(std::move(handler));
           o->data = std::move(data);
@@ -133,6 +129,14 @@ class wait_queue {
   }
 
  private:
+  // The allocator for an operation node: the handler's own, else Asio's per-thread recycling
+  // allocator (coroutines have none), so that a wait costs no malloc in steady state.
+  template <class Op, class Handler>
+  static auto node_allocator(const Handler& h) {
+    auto alloc = boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
+    return typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<Op>(alloc);
+  }
+
   template <class Handler>
   struct operation : node {
     explicit operation(Handler&& h) : handler(std::move(h)) {}
@@ -146,23 +150,17 @@ class wait_queue {
       // handler); the canceller disarms itself instead. Otherwise clear it before the node goes.
       if (self->cancel_handler && !from_cancel) slot.clear();
       Handler h(std::move(self->handler));
-      auto alloc =
-          boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
-      using op_alloc_t =
-          typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<operation>;
-      op_alloc_t op_alloc(alloc);
+      auto op_alloc = node_allocator<operation>(h);
       self->~operation();
-      std::allocator_traits<op_alloc_t>::deallocate(op_alloc, self, 1);
+      std::allocator_traits<decltype(op_alloc)>::deallocate(op_alloc, self, 1);
       auto ex = boost::asio::get_associated_executor(h);
-      if (inline_ok) {
-        boost::asio::dispatch(ex, [h = std::move(h), error = std::move(error)]() mutable {
-          std::move(h)(std::move(error));
-        });
-        return;
-      }
-      boost::asio::post(ex, [h = std::move(h), error = std::move(error)]() mutable {
+      auto resume = [h = std::move(h), error = std::move(error)]() mutable {
         std::move(h)(std::move(error));
-      });
+      };
+      if (inline_ok)
+        boost::asio::dispatch(ex, std::move(resume));
+      else
+        boost::asio::post(ex, std::move(resume));
     }
   };
 
