@@ -1,15 +1,19 @@
 #include "sluice/errors.hpp"
 
+#include <boost/asio/error.hpp>
+
 #include <algorithm>
 
 namespace sluice {
 namespace {
 
-std::string summarize(std::vector<task_error>& errors, std::size_t total) {
+std::string summarize(std::vector<task_error>& errors, std::size_t total,
+                      const std::string& context) {
   std::sort(errors.begin(), errors.end(),
             [](const task_error& a, const task_error& b) { return a.index < b.index; });
-  std::string s = std::to_string(errors.size()) + " of " + std::to_string(total) +
-                  (total == 1 ? " task failed" : " tasks failed");
+  std::string s = context.empty() ? std::string() : context + ": ";
+  s += std::to_string(errors.size()) + " of " + std::to_string(total) +
+       (total == 1 ? " task failed" : " tasks failed");
   if (!errors.empty())
     s += "; first: task " + std::to_string(errors.front().index) + ": " +
          describe(errors.front().error);
@@ -18,8 +22,12 @@ std::string summarize(std::vector<task_error>& errors, std::size_t total) {
 
 }  // namespace
 
-task_errors::task_errors(std::vector<task_error> errors, std::size_t total)
-    : std::runtime_error(summarize(errors, total)), errors_(std::move(errors)) {}
+task_errors::task_errors(std::vector<task_error> errors, std::size_t total,
+                         const std::string& context)
+    : std::runtime_error(summarize(errors, total, context)), errors_(std::move(errors)) {}
+
+timeout_error::timeout_error(const std::string& what)
+    : boost::system::system_error(boost::asio::error::timed_out, what) {}
 
 std::string describe(const std::exception_ptr& error) {
   if (!error) return "no error";
@@ -29,6 +37,17 @@ std::string describe(const std::exception_ptr& error) {
     return e.what();
   } catch (...) {
     return "unknown exception";
+  }
+}
+
+bool is_cancellation(const std::exception_ptr& error) noexcept {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const boost::system::system_error& e) {
+    return e.code() == boost::asio::error::operation_aborted;
+  } catch (...) {
+    return false;
   }
 }
 

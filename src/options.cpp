@@ -1,5 +1,6 @@
 #include "sluice/options.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,74 @@ void validate(const options& opts) {
     throw std::invalid_argument("options.max_per_second must be >= 1e-6 when set, got " +
                                 std::to_string(opts.max_per_second));
   if (opts.burst == 0) throw std::invalid_argument("options.burst must be >= 1, got 0");
+  if (opts.timeout.count() < 0)
+    throw std::invalid_argument("options.timeout must be >= 0 (0 = none), got " +
+                                std::to_string(opts.timeout.count()) + " ns");
+  const auto& r = opts.retry;
+  if (r.attempts == 0)
+    throw std::invalid_argument("options.retry.attempts must be >= 1 (1 = no retry), got 0");
+  if (r.attempts > 1 && (r.base.count() <= 0 || r.cap.count() <= 0))
+    throw std::invalid_argument("options.retry.base and options.retry.cap must be > 0");
+  if (opts.errors == error_policy::halt && opts.halt.count == 0 &&
+      !(opts.halt.percent > 0 && opts.halt.percent <= 100))
+    throw std::invalid_argument("options.halt.percent must be in (0, 100] when count is 0, got " +
+                                std::to_string(opts.halt.percent));
+}
+
+halt_policy halt_policy::parse(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("halt policy '" + std::string(text) + "': " + why +
+                                 " (expected now|soon,fail|success|done=N|P%)");
+  };
+  halt_policy h;
+  const auto comma = text.find(',');
+  if (comma == std::string_view::npos) throw bad("missing ','");
+  const auto when = text.substr(0, comma);
+  if (when == "now")
+    h.when = mode::now;
+  else if (when == "soon")
+    h.when = mode::soon;
+  else
+    throw bad("unknown mode '" + std::string(when) + "'");
+  const auto rest = text.substr(comma + 1);
+  const auto eq = rest.find('=');
+  if (eq == std::string_view::npos) throw bad("missing '='");
+  const auto event = rest.substr(0, eq);
+  if (event == "fail")
+    h.on = trigger::fail;
+  else if (event == "success")
+    h.on = trigger::success;
+  else if (event == "done")
+    h.on = trigger::done;
+  else
+    throw bad("unknown event '" + std::string(event) + "'");
+  auto value = rest.substr(eq + 1);
+  const bool percent = !value.empty() && value.back() == '%';
+  if (percent) value.remove_suffix(1);
+  if (percent) {
+    double p = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), p);
+    if (ec != std::errc{} || end != value.data() + value.size() || !(p > 0 && p <= 100))
+      throw bad("the percentage must be a number in (0, 100]");
+    h.count = 0;
+    h.percent = p;
+  } else {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc{} || end != value.data() + value.size() || n == 0)
+      throw bad("the count must be an integer >= 1");
+    h.count = n;
+  }
+  return h;
+}
+
+std::string halt_policy::to_string() const {
+  std::string s = when == mode::now ? "now," : "soon,";
+  s += on == trigger::fail ? "fail=" : on == trigger::success ? "success=" : "done=";
+  if (count > 0) return s + std::to_string(count);
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, percent);
+  return s + std::string(buf, end) + "%";
 }
 
 }  // namespace sluice

@@ -2,6 +2,7 @@
 // manual clock, and count what is in flight.
 #pragma once
 
+#include <sluice/errors.hpp>
 #include <sluice/testing/manual_clock.hpp>
 
 #include <boost/asio.hpp>
@@ -74,15 +75,6 @@ struct in_flight {
   };
 };
 
-/// True when the exception is Asio's operation_aborted (cancellation).
-inline bool is_cancellation(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const boost::system::system_error& s) {
-    return s.code() == asio::error::operation_aborted;
-  } catch (...) {
-    return false;
-  }
-}
+using sluice::is_cancellation;
 
 }  // namespace sluice::test

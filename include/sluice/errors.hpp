@@ -2,6 +2,8 @@
 // which it passes through untouched).
 #pragma once
 
+#include <boost/system/system_error.hpp>
+
 #include <cstddef>
 #include <exception>
 #include <stdexcept>
@@ -10,24 +12,44 @@
 
 namespace sluice {
 
-/// One failed task: its position in the input (0-based) and what it threw.
+/// One failed task: its position in the input (0-based; a task_scope's job id) and what its
+/// last attempt threw, after `attempts` attempts.
 struct task_error {
   std::size_t index;
   std::exception_ptr error;
+  std::size_t attempts = 1;
 };
 
-/// Thrown by a keep_going run in which some tasks failed, once every task has finished.
-/// Holds every failure in input order; what() counts them and quotes the first.
+/// Thrown by a keep_going or halted run in which some tasks failed, once every task has
+/// finished. Holds every failure in input order; what() counts them and quotes the first.
 class task_errors : public std::runtime_error {
  public:
-  task_errors(std::vector<task_error> errors, std::size_t total);
+  /// `context`, if any, leads the message ("halted (now,fail=3)").
+  task_errors(std::vector<task_error> errors, std::size_t total, const std::string& context = {});
   [[nodiscard]] const std::vector<task_error>& errors() const noexcept { return errors_; }
 
  private:
   std::vector<task_error> errors_;
 };
 
+/// A task ran longer than options::timeout, or a task_scope outlived its deadline. Its code
+/// is asio::error::timed_out.
+class timeout_error : public boost::system::system_error {
+ public:
+  explicit timeout_error(const std::string& what);
+};
+
+/// run_all under error_policy::halt stopped before every task ran, so it has no complete
+/// result vector to return.
+class halted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// The text of an exception_ptr's exception (what() for std::exception), for messages.
 std::string describe(const std::exception_ptr& error);
+
+/// True when `error` is Asio's operation_aborted (cancellation).
+bool is_cancellation(const std::exception_ptr& error) noexcept;
 
 }  // namespace sluice

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -93,6 +94,16 @@ auto make_engine(Fn fn, R&& inputs, const options& opts, auto sink) {
       make_source(std::forward<R>(inputs)), std::move(fn), std::move(sink), opts);
 }
 
+/// A retry runs a task again: its element must be a callable, not a one-shot awaitable.
+template <class R>
+void check_retry_elements(const options& opts, const char* runner) {
+  using element = std::ranges::range_value_t<std::remove_cvref_t<R>>;
+  if (!std::is_invocable_v<element&> && opts.retry.attempts > 1)
+    throw std::invalid_argument(std::string(runner) +
+                                ": options.retry needs tasks given as callables returning an "
+                                "awaitable (an awaitable can be awaited only once)");
+}
+
 template <class E>
 boost::asio::awaitable<void> start_and_join(E& e) {
   e.start(co_await boost::asio::this_coro::executor);
@@ -133,6 +144,8 @@ template <class Clock = std::chrono::steady_clock, class R>
 auto run_all(R&& tasks, options opts = {}) {
   using source = detail::source_for<R&&>;
   using T = detail::task_result_t<source, detail::invoke_element>;
+  if constexpr (!is_stream_v<std::remove_cvref_t<R>>)
+    detail::check_retry_elements<R>(opts, "run_all");
   if constexpr (std::is_void_v<T>) {
     return run_on_each<Clock>(detail::invoke_element{}, std::forward<R>(tasks), opts);
   } else {
@@ -143,6 +156,9 @@ auto run_all(R&& tasks, options opts = {}) {
     return [](auto e) -> boost::asio::awaitable<std::vector<T>> {
       co_await detail::start_and_join(*e);
       e->rethrow();
+      if (e->halted())
+        throw halted("run_all: halted (" + e->opts().halt.to_string() + ") after " +
+                     std::to_string(e->pulled()) + " tasks; the results are incomplete");
       co_return e->sink().take(e->pulled());
     }(std::move(e));
   }
@@ -162,6 +178,8 @@ auto run_any(R&& tasks, options opts = {}) {
   if constexpr (std::ranges::sized_range<R>)
     if (std::ranges::size(tasks) == 0)
       throw std::invalid_argument("run_any: no tasks (the input is empty)");
+  if constexpr (!is_stream_v<std::remove_cvref_t<R>>)
+    detail::check_retry_elements<R>(opts, "run_any");
   opts.errors = error_policy::keep_going;
   auto e = detail::make_engine<Clock>(detail::invoke_element{}, std::forward<R>(tasks), opts,
                                       detail::first_sink<T>{});

@@ -4,10 +4,14 @@
 // stream, first-wins), the error policy what a failure does.
 #pragma once
 
+#include "sluice/detail/attempts.hpp"
+#include "sluice/detail/failure_policy.hpp"
+#include "sluice/detail/limits.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/errors.hpp"
 #include "sluice/limiter.hpp"
 #include "sluice/options.hpp"
+#include "sluice/progress.hpp"
 #include "sluice/rate_limiter.hpp"
 #include "sluice/stream.hpp"
 
@@ -151,9 +155,13 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
       : src_(std::move(src)),
         fn_(std::move(fn)),
         sink_(std::move(sink)),
-        opts_(opts),
+        opts_((validate(opts), opts)),
+        attempts_(needs_attempts(opts)),
+        policy_(opts),
         max_workers_(opts.max_at_once == 0 ? unlimited : opts.max_at_once) {
-    validate(opts);
+    // A task that backs off before a retry gives its place up: up to max_at_once more workers
+    // may hold tasks that wait to retry, and a run slot bounds the running ones.
+    if (opts.retry.attempts > 1 && opts.max_at_once > 0) max_workers_ = 2 * opts.max_at_once;
   }
   engine(const engine&) = delete;
 
@@ -164,7 +172,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   void start(boost::asio::any_io_executor ex) {
     ex_ = std::move(ex);
     started_ = true;
-    if (opts_.max_per_second > 0) rate_.emplace(ex_, opts_.max_per_second, opts_.burst);
+    limits_.open(ex_, opts_, opts_.retry.attempts > 1 && opts_.max_at_once > 0);
     try {
       src_.open();
     } catch (...) {
@@ -191,8 +199,9 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     stopping_ = true;
     gate_.fail_all(nullptr);  // gated workers wake up and see stopping_
     if (!cancel_running) return;
-    for (std::size_t i = 0; i < signals_.size(); ++i)
-      if (active_[i] == worker_running) signals_[i]->emit(boost::asio::cancellation_type::terminal);
+    for (std::size_t i = 0; i < workers_ctx_.size(); ++i)
+      if (active_[i] == worker_running)
+        workers_ctx_[i]->signal.emit(boost::asio::cancellation_type::terminal);
   }
 
   /// The caller's cancellation: stop everything and remember why.
@@ -209,18 +218,19 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   }
 
   /// The error that stopped the run (fail_fast, or a broken input), if any.
-  [[nodiscard]] std::exception_ptr first_error() const noexcept { return first_error_; }
-  /// Every failure of a keep_going run.
-  [[nodiscard]] std::vector<task_error>& errors() noexcept { return errors_; }
+  [[nodiscard]] std::exception_ptr first_error() const noexcept { return policy_.first_error(); }
+  /// Every failure of a keep_going or halt run.
+  [[nodiscard]] std::vector<task_error>& errors() noexcept { return policy_.errors(); }
+  /// The halt condition was met (error_policy::halt).
+  [[nodiscard]] bool halted() const noexcept { return policy_.halted(); }
   /// Inputs pulled (= tasks started) so far.
   [[nodiscard]] std::size_t pulled() const noexcept { return next_index_; }
 
   /// Throws what a finished run owes its caller: cancellation, then the first error, then the
-  /// keep_going failures.
+  /// keep_going (or halt) failures.
   void rethrow() {
     if (cancelled_) throw boost::system::system_error(boost::asio::error::operation_aborted);
-    if (first_error_) std::rethrow_exception(first_error_);
-    if (!errors_.empty()) throw task_errors(std::move(errors_), next_index_);
+    policy_.rethrow(next_index_);
   }
 
  private:
@@ -234,8 +244,8 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
       id = free_ids_.back();
       free_ids_.pop_back();
     } else {
-      id = signals_.size();
-      signals_.push_back(std::make_unique<boost::asio::cancellation_signal>());
+      id = workers_ctx_.size();
+      workers_ctx_.push_back(std::make_shared<worker_context<Clock>>(ex_));
       active_.push_back(0);
     }
     active_[id] = worker_spawned;
@@ -245,7 +255,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
       auto& e = *self;
       boost::asio::co_spawn(e.ex_, e.worker(id),
                             boost::asio::bind_cancellation_slot(
-                                e.signals_[id]->slot(), [self, id](std::exception_ptr) mutable {
+                                e.workers_ctx_[id]->signal.slot(), [self, id](std::exception_ptr) mutable {
                                   // The worker body catches everything; nothing arrives here.
                                   auto& e = *self;
                                   e.free_ids_.push_back(id);
@@ -284,21 +294,62 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   }
 
   void fail(std::exception_ptr e) {
-    if (!first_error_ && !cancelled_) first_error_ = std::move(e);
+    if (!cancelled_) policy_.set_first_error(std::move(e));
     stop(true);
   }
 
-  void task_failed(std::size_t index, std::exception_ptr e) {
-    if (stopping_) return;  // a consequence of the stop, or a sibling's failure in the same turn
-    if (opts_.errors == error_policy::fail_fast) {
-      fail(std::move(e));
-    } else {
-      errors_.push_back({index, std::move(e)});
-      sink_.on_failure(*this, index);
+  void apply(failure_policy::action a) noexcept {
+    if (a != failure_policy::action::go_on) stop(a == failure_policy::action::stop_and_cancel);
+  }
+
+  template <class... V>
+  void task_succeeded(std::size_t index, V&&... value) {
+    record(opts_.progress, progress::event::succeeded);
+    sink_.on_value(*this, index, std::forward<V>(value)...);
+    if (opts_.errors == error_policy::halt) apply(policy_.on_success());
+  }
+
+  void task_failed(std::size_t index, std::exception_ptr e, std::size_t attempts) {
+    if (stopping_) {
+      // A consequence of the stop, or a sibling's failure in the same turn.
+      record(opts_.progress, progress::event::cancelled);
+      return;
+    }
+    record(opts_.progress, progress::event::failed);
+    const auto a = policy_.on_failure(index, std::move(e), attempts);
+    if (opts_.errors != error_policy::fail_fast) sink_.on_failure(*this, index);
+    apply(a);
+  }
+
+  // Hooks for run_attempts: a task backing off releases its place and its limiter permit.
+  struct retry_hooks {
+    engine& e;
+    held_limits& held;
+    bool stopping() const noexcept { return e.stopping_; }
+    void release() noexcept { held = {}; }
+    boost::asio::awaitable<void> reacquire() { co_await e.limits_.acquire(held, e.opts_.progress); }
+  };
+
+  // Runs the task of one input and hands its result to the sink.
+  template <class Holder>
+  boost::asio::awaitable<void> run_with_attempts(worker_context<Clock>& w, std::size_t index,
+                                                 Holder& item, held_limits& held) {
+    auto attempt = [&] { return std::invoke(fn_, Source::arg(item)); };
+    retry_hooks hooks{*this, held};
+    try {
+      if constexpr (std::is_void_v<result_type>) {
+        co_await run_attempts(w, opts_, attempt, hooks);
+        task_succeeded(index);
+      } else {
+        task_succeeded(index, co_await run_attempts(w, opts_, attempt, hooks));
+      }
+    } catch (...) {
+      task_failed(index, std::current_exception(), w.attempts);
     }
   }
 
   boost::asio::awaitable<void> worker(std::size_t id) {
+    auto& w = *workers_ctx_[id];
     active_[id] = worker_running;
     spawn_pending_ = false;
     try {
@@ -313,10 +364,8 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         ++reserved_;  // this worker's claim on the pull window, kept while it waits for limits
         wake_gate();  // pass the wake-up on while places remain
         ++heading_for_pull_;
-        permit shared_permit;
-        if (opts_.limiter) shared_permit = co_await opts_.limiter->acquire();
-        if (rate_) co_await rate_->acquire();
-        if (opts_.rate_limiter) co_await opts_.rate_limiter->acquire();
+        held_limits held;
+        if (limits_.any()) co_await limits_.acquire(held, opts_.progress);
         if (stopping_) break;
         std::optional<typename Source::holder> item;
         if constexpr (Source::is_async)
@@ -329,16 +378,22 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
           break;
         }
         const std::size_t index = next_index_++;
+        record(opts_.progress, progress::event::pulled);
+        record(opts_.progress, progress::event::started);
         maybe_spawn();
+        if (attempts_) {
+          co_await run_with_attempts(w, index, *item, held);
+          continue;
+        }
         try {
           if constexpr (std::is_void_v<result_type>) {
             co_await std::invoke(fn_, Source::arg(*item));
-            sink_.on_value(*this, index);
+            task_succeeded(index);
           } else {
-            sink_.on_value(*this, index, co_await std::invoke(fn_, Source::arg(*item)));
+            task_succeeded(index, co_await std::invoke(fn_, Source::arg(*item)));
           }
         } catch (...) {
-          task_failed(index, std::current_exception());
+          task_failed(index, std::current_exception(), 1);
         }
       }
     } catch (...) {
@@ -357,16 +412,19 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   Fn fn_;
   Sink sink_;
   options opts_;
+  bool attempts_;  // timeout or retry: tasks go through run_attempts
+  failure_policy policy_;
   std::size_t max_workers_;
   boost::asio::any_io_executor ex_;
-  std::optional<basic_rate_limiter<Clock>> rate_;
+  run_limits<Clock> limits_;
 
-  // Workers: one cancellation signal each (kept for the engine's life: Asio's spawn machinery
-  // lives in the signal's slot until the worker's frame is gone). Only running bodies are
-  // cancelled: Asio 1.81's co_spawn throws out of its entry point when cancelled before the
-  // body starts, and a worker that has not started yet sees stopping_ anyway.
+  // Workers: one context each, with the cancellation signal its slot is bound to (kept for the
+  // engine's life: Asio's spawn machinery lives in the signal's slot until the worker's frame
+  // is gone). Only running bodies are cancelled: Asio 1.81's co_spawn throws out of its entry
+  // point when cancelled before the body starts, and a worker that has not started yet sees
+  // stopping_ anyway.
   enum : char { worker_idle, worker_spawned, worker_running };
-  std::vector<std::unique_ptr<boost::asio::cancellation_signal>> signals_;
+  std::vector<std::shared_ptr<worker_context<Clock>>> workers_ctx_;
   std::vector<char> active_;
   std::vector<std::size_t> free_ids_;
   std::size_t workers_ = 0;
@@ -384,8 +442,6 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   bool stopping_ = false;
   bool cancelled_ = false;
   bool finished_ = false;
-  std::exception_ptr first_error_;
-  std::vector<task_error> errors_;
   wait_queue<char> done_;
 };
 

@@ -1,0 +1,62 @@
+// The limits a task waits for before each start, as options describe them: a run slot (when
+// retries make workers outnumber max_at_once), the shared limiter, the per-run rate limiter
+// and the shared rate limiter. Shared by the run engine and task_scope.
+#pragma once
+
+#include "sluice/limiter.hpp"
+#include "sluice/options.hpp"
+#include "sluice/progress.hpp"
+#include "sluice/rate_limiter.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+
+namespace sluice::detail {
+
+/// The permits one task holds while it runs.
+struct held_limits {
+  permit slot;
+  permit shared;
+};
+
+template <class Clock>
+class run_limits {
+ public:
+  /// `run_slots`: bound the running tasks with a slot of max_at_once (else the caller does).
+  void open(const boost::asio::any_io_executor& ex, const options& o, bool run_slots) {
+    if (o.max_per_second > 0) rate_.emplace(ex, o.max_per_second, o.burst);
+    if (run_slots) slots_.emplace(o.max_at_once);
+    shared_ = o.limiter;
+    shared_rate_ = o.rate_limiter;
+  }
+
+  [[nodiscard]] bool any() const noexcept {
+    return slots_ || shared_ || rate_ || shared_rate_;
+  }
+
+  /// Waits for every limit, in a fixed order (places before rates, so that a start taken
+  /// from a rate limiter is used at once).
+  boost::asio::awaitable<void> acquire(held_limits& held, progress* p) {
+    if (slots_) held.slot = co_await slots_->acquire();
+    if (shared_) held.shared = co_await shared_->acquire();
+    if (rate_ || shared_rate_) {
+      record(p, progress::event::rate_wait);
+      struct done_waiting {
+        progress* p;
+        ~done_waiting() { record(p, progress::event::rate_done); }
+      } guard{p};
+      if (rate_) co_await rate_->acquire();
+      if (shared_rate_) co_await shared_rate_->acquire();
+    }
+  }
+
+ private:
+  std::optional<limiter> slots_;
+  limiter* shared_ = nullptr;
+  std::optional<basic_rate_limiter<Clock>> rate_;
+  rate_limit* shared_rate_ = nullptr;
+};
+
+}  // namespace sluice::detail

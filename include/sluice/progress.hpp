@@ -1,0 +1,92 @@
+// sluice::progress: the counters a run or task_scope keeps while it works, for progress bars
+// and dashboards. Readable from any thread; a subscriber is told of every change.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+
+namespace sluice {
+
+/// Live counters of one run (pass `&p` as options::progress) or of a task_scope.
+///
+/// The run updates them from its executor; `snapshot()` may be called from any thread (each
+/// counter is read atomically, the set is not one instant). `on_change`, when set, is called
+/// on the run's executor after every update: keep it cheap, or have it post elsewhere.
+///
+///     sluice::progress p;
+///     p.on_change = [&](const sluice::progress& p) { bar.draw(p.snapshot()); };
+///     co_await sluice::run_on_each(fetch, urls, {.max_at_once = 8, .progress = &p});
+class progress {
+ public:
+  struct counts {
+    std::size_t pulled = 0;     ///< inputs taken (tasks submitted, in a scope)
+    std::size_t started = 0;    ///< attempts started, retries included
+    std::size_t running = 0;    ///< attempts running now
+    std::size_t succeeded = 0;  ///< tasks that ended with a value
+    std::size_t failed = 0;     ///< tasks that ended with an error (after their last attempt)
+    std::size_t retried = 0;    ///< attempts that failed and were retried
+    std::size_t cancelled = 0;  ///< tasks cancelled because the run stopped or was cancelled
+    std::size_t waiting_on_rate = 0;  ///< tasks waiting for a rate limiter now
+    friend bool operator==(const counts&, const counts&) = default;
+  };
+
+  progress() = default;
+  progress(const progress&) = delete;
+  progress& operator=(const progress&) = delete;
+
+  [[nodiscard]] counts snapshot() const noexcept {
+    return {pulled_.load(std::memory_order_relaxed),    started_.load(std::memory_order_relaxed),
+            running_.load(std::memory_order_relaxed),   succeeded_.load(std::memory_order_relaxed),
+            failed_.load(std::memory_order_relaxed),    retried_.load(std::memory_order_relaxed),
+            cancelled_.load(std::memory_order_relaxed), waiting_.load(std::memory_order_relaxed)};
+  }
+
+  std::function<void(const progress&)> on_change;
+
+  // Updates, by the run (one writer at a time: a plain load and store, no locked RMW).
+  enum class event { pulled, started, succeeded, failed, retried, cancelled, rate_wait, rate_done };
+  void record(event e) noexcept {
+    switch (e) {
+      case event::pulled: bump(pulled_, 1); break;
+      case event::started:
+        bump(started_, 1);
+        bump(running_, 1);
+        break;
+      case event::succeeded:
+        bump(running_, -1);
+        bump(succeeded_, 1);
+        break;
+      case event::failed:
+        bump(running_, -1);
+        bump(failed_, 1);
+        break;
+      case event::retried:
+        bump(running_, -1);
+        bump(retried_, 1);
+        break;
+      case event::cancelled:
+        bump(running_, -1);
+        bump(cancelled_, 1);
+        break;
+      case event::rate_wait: bump(waiting_, 1); break;
+      case event::rate_done: bump(waiting_, -1); break;
+    }
+    if (on_change) on_change(*this);
+  }
+
+ private:
+  static void bump(std::atomic<std::size_t>& c, int by) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + static_cast<std::size_t>(by),
+            std::memory_order_relaxed);
+  }
+  std::atomic<std::size_t> pulled_{0}, started_{0}, running_{0}, succeeded_{0}, failed_{0},
+      retried_{0}, cancelled_{0}, waiting_{0};
+};
+
+/// Records `e` if the run has a progress object.
+inline void record(progress* p, progress::event e) noexcept {
+  if (p) p->record(e);
+}
+
+}  // namespace sluice

@@ -1,0 +1,44 @@
+#include "sluice/detail/failure_policy.hpp"
+
+namespace sluice::detail {
+
+failure_policy::action failure_policy::on_success() {
+  ++succeeded_;
+  return errors_policy_ == error_policy::halt ? check_halt() : action::go_on;
+}
+
+failure_policy::action failure_policy::on_failure(std::size_t index, std::exception_ptr error,
+                                                  std::size_t attempts) {
+  ++failed_;
+  if (errors_policy_ == error_policy::fail_fast) {
+    set_first_error(std::move(error));
+    return action::stop_and_cancel;
+  }
+  errors_.push_back({index, std::move(error), attempts});
+  return errors_policy_ == error_policy::halt ? check_halt() : action::go_on;
+}
+
+failure_policy::action failure_policy::check_halt() {
+  if (halted_) return action::go_on;
+  const std::size_t done = succeeded_ + failed_;
+  const std::size_t hits = halt_.on == halt_policy::trigger::fail      ? failed_
+                           : halt_.on == halt_policy::trigger::success ? succeeded_
+                                                                       : done;
+  const bool met = halt_.count > 0 ? hits >= halt_.count
+                                   : done >= 3 && static_cast<double>(hits) * 100.0 >=
+                                                      halt_.percent * static_cast<double>(done);
+  if (!met) return action::go_on;
+  halted_ = true;
+  return halt_.when == halt_policy::mode::now ? action::stop_and_cancel : action::stop;
+}
+
+void failure_policy::rethrow(std::size_t total) {
+  if (first_error_) std::rethrow_exception(first_error_);
+  if (errors_.empty()) return;
+  if (halted_ && halt_.on == halt_policy::trigger::success) return;
+  const bool fail_halt = halted_ && halt_.on == halt_policy::trigger::fail;
+  throw task_errors(std::move(errors_), total,
+                    fail_halt ? "halted (" + halt_.to_string() + ")" : std::string());
+}
+
+}  // namespace sluice::detail
