@@ -45,7 +45,17 @@ class progress {
   std::function<void(const progress&)> on_change;
 
   // Updates, by the run (one writer at a time: a plain load and store, no locked RMW).
-  enum class event { pulled, started, succeeded, failed, retried, cancelled, rate_wait, rate_done };
+  enum class event {
+    pulled,
+    started,
+    succeeded,
+    failed,
+    retried,
+    cancelled,         // a running task
+    pulled_cancelled,  // a task cancelled before it started
+    rate_wait,
+    rate_done
+  };
   void record(event e) noexcept {
     switch (e) {
       case event::pulled: bump(pulled_, 1); break;
@@ -69,6 +79,7 @@ class progress {
         bump(running_, -1);
         bump(cancelled_, 1);
         break;
+      case event::pulled_cancelled: bump(cancelled_, 1); break;
       case event::rate_wait: bump(waiting_, 1); break;
       case event::rate_done: bump(waiting_, -1); break;
     }

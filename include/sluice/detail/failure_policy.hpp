@@ -29,6 +29,7 @@ class failure_policy {
   [[nodiscard]] std::vector<task_error>& errors() noexcept { return errors_; }
   /// The halt condition was met.
   [[nodiscard]] bool halted() const noexcept { return halted_; }
+  [[nodiscard]] const halt_policy& halt() const noexcept { return halt_; }
 
   /// Throws what a finished run owes its caller: the first error (fail_fast or not a task's),
   /// then the recorded failures (keep_going; halt unless it halted on success). `total` is

@@ -85,16 +85,19 @@ class wait_queue {
     n->complete_fn(n, std::move(error), false, false);
   }
 
-  /// Completes every waiter successfully, resuming each one inside this call when it runs on
+  /// Completes the first waiter successfully, resuming it inside this call when it runs on
   /// the current thread's executor (Asio's dispatch), else through its executor. For a
-  /// completer that is itself a coroutine with nothing left to protect: a resumed waiter may
+  /// completer that is itself a coroutine with nothing left to protect: the resumed waiter may
   /// run to its next suspension before this returns.
+  void complete_front_inline() {
+    node* n = head_;
+    unlink(n);
+    n->complete_fn(n, nullptr, false, true);
+  }
+
+  /// complete_front_inline for every waiter.
   void complete_all_inline() {
-    while (head_) {
-      node* n = head_;
-      unlink(n);
-      n->complete_fn(n, nullptr, false, true);
-    }
+    while (head_) complete_front_inline();
   }
 
   /// Completes every waiter with `error`.

@@ -1,0 +1,410 @@
+// task_scope: backpressure, nesting, error policies, the body-exception rule, cancellation
+// before start, the deadline, map, and per-job timeout and retry. coroexecutor's catalogue
+// where it applies, and its defects as regressions.
+#include <sluice/task_scope.hpp>
+
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace sluice::test;
+using sluice::error_policy;
+using sluice::options;
+using scope = sluice::basic_task_scope<manual_clock>;
+
+struct boom : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+asio::awaitable<int> after(manual_clock::duration d, int v) {
+  co_await sleep(d);
+  co_return v;
+}
+
+asio::awaitable<int> fail_after(manual_clock::duration d, std::string what) {
+  co_await sleep(d);
+  throw boom(what);
+}
+
+template <class Body>
+auto in_scope(options opts, Body body, manual_clock::duration deadline = {}) {
+  return sluice::with_scope<manual_clock>(opts, std::move(body), deadline);
+}
+
+TEST(TaskScope, JobsCompleteAndTheirResultsAreAwaitable) {
+  auto r = run_virtual(in_scope({.max_at_once = 4}, [](scope& s) -> asio::awaitable<int> {
+    auto a = co_await s.submit(after, 10ms, 1);
+    auto b = co_await s.submit(after, 20ms, 1);
+    EXPECT_FALSE(a.done());
+    const int sum = co_await a.result() + co_await b.result();
+    EXPECT_TRUE(a.done() && b.done());
+    EXPECT_EQ(a.id(), 0u);
+    EXPECT_EQ(b.id(), 1u);
+    co_return sum;
+  }));
+  EXPECT_EQ(r, 2);
+  EXPECT_EQ(vnow(), 20ms);
+}
+
+TEST(TaskScope, SubmitWaitsAtCapacity) {
+  // A producer of 10 jobs of 10 ms with capacity 3: it is let through 3 at a time.
+  std::vector<manual_clock::duration> submitted;
+  in_flight f;
+  run_virtual(in_scope({.max_at_once = 3}, [&](scope& s) -> asio::awaitable<void> {
+    for (int i = 0; i < 10; ++i) {
+      co_await s.submit([&f]() -> asio::awaitable<void> {
+        in_flight::guard g(f);
+        co_await sleep(10ms);
+      });
+      submitted.push_back(vnow());
+    }
+  }));
+  EXPECT_EQ(f.peak, 3);
+  const std::vector<manual_clock::duration> expected{0ms,  0ms,  0ms,  10ms, 10ms,
+                                                     10ms, 20ms, 20ms, 20ms, 30ms};
+  EXPECT_EQ(submitted, expected);
+  EXPECT_EQ(vnow(), 40ms);
+}
+
+TEST(TaskScope, JobsSubmitMoreJobs) {
+  // coroexecutor's test_pass_randoms: 3 jobs and 2 producers of 3 sub-jobs each.
+  int completed = 0;
+  run_virtual(in_scope({.max_at_once = 20}, [&](scope& s) -> asio::awaitable<void> {
+    auto leaf = [&completed](int ms) -> asio::awaitable<void> {
+      co_await sleep(std::chrono::milliseconds(ms));
+      ++completed;
+    };
+    auto producer = [&s, leaf]() -> asio::awaitable<void> {
+      for (int i = 0; i < 3; ++i) co_await s.submit(leaf, 5 + i);
+    };
+    for (int i = 0; i < 3; ++i) co_await s.submit(leaf, 1 + i);
+    co_await s.submit(producer);
+    co_await s.submit(producer);
+  }));
+  EXPECT_EQ(completed, 9);
+}
+
+TEST(TaskScope, SpawnFansOutWithoutWaitingForItsOwnPlace) {
+  // Capacity 1, a job that fans out into its own scope: submit would wait for the job
+  // itself; spawn queues the children, which run after it.
+  std::vector<int> order;
+  run_virtual(in_scope({.max_at_once = 1}, [&](scope& s) -> asio::awaitable<void> {
+    co_await s.submit([&]() -> asio::awaitable<void> {
+      for (int i = 1; i <= 3; ++i)
+        s.spawn([&order, i]() -> asio::awaitable<void> {
+          co_await sleep(1ms);
+          order.push_back(i);
+        });
+      order.push_back(0);
+      co_return;
+    });
+  }));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(vnow(), 3ms);
+}
+
+TEST(TaskScope, FailFastCancelsTheOthersAndRethrowsTheFirstFailure) {
+  int cancelled = 0;
+  int short_done = 0;
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 10}, [&](scope& s) -> asio::awaitable<void> {
+                 co_await s.submit([&]() -> asio::awaitable<void> {
+                   co_await sleep(5ms);
+                   ++short_done;
+                 });
+                 co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+                 co_await s.submit(fail_after, 10ms, "oh noes");
+                 co_await s.submit(sleep_counting_cancel, 2, 1s, std::ref(cancelled));
+               })),
+               boom);
+  EXPECT_EQ(short_done, 1);
+  EXPECT_EQ(cancelled, 2);
+  EXPECT_EQ(vnow(), 10ms);
+}
+
+TEST(TaskScope, ADroppedHandlesFailureIsNotLost) {
+  // coroexecutor loses it through its WeakSet when the job ends before the exit looks.
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2}, [](scope& s) -> asio::awaitable<void> {
+                 (void)co_await s.submit(fail_after, 0ms, "dropped");
+                 co_await sleep(10ms);
+               })),
+               boom);
+}
+
+TEST(TaskScope, KeepGoingRunsEverythingAndListsEveryFailure) {
+  int ok = 0;
+  run_virtual(in_scope({.max_at_once = 2, .errors = error_policy::keep_going},
+                       [&](scope& s) -> asio::awaitable<void> {
+                         for (int i = 0; i < 6; ++i) {
+                           if (i % 3 == 1)
+                             co_await s.submit(fail_after, 1ms, "job " + std::to_string(i));
+                           else
+                             co_await s.submit([&]() -> asio::awaitable<void> {
+                               co_await sleep(2ms);
+                               ++ok;
+                             });
+                         }
+                         co_await s.join();  // returns: keep_going
+                         std::vector<std::size_t> ids;
+                         for (const auto& e : s.errors()) ids.push_back(e.index);
+                         EXPECT_EQ(ids, (std::vector<std::size_t>{1, 4}));
+                         EXPECT_EQ(sluice::describe(s.errors()[0].error), "job 1");
+                       }));
+  EXPECT_EQ(ok, 4);
+}
+
+TEST(TaskScope, HaltSoonLetsRunningJobsFinishAndClosesTheScope) {
+  int finished = 0;
+  bool closed = false;
+  try {
+    run_virtual(in_scope({.max_at_once = 3,
+                          .errors = error_policy::halt,
+                          .halt = sluice::halt_policy::parse("soon,fail=1")},
+                         [&](scope& s) -> asio::awaitable<void> {
+                           co_await s.submit(fail_after, 1ms, "first");
+                           for (int i = 0; i < 10; ++i) {
+                             try {
+                               co_await s.submit([&]() -> asio::awaitable<void> {
+                                 co_await sleep(5ms);
+                                 ++finished;
+                               });
+                             } catch (const sluice::scope_closed&) {
+                               closed = true;
+                               throw;
+                             }
+                           }
+                         }));
+    ADD_FAILURE() << "no error";
+  } catch (const sluice::task_errors& e) {
+    EXPECT_NE(std::string(e.what()).find("halted (soon,fail=1)"), std::string::npos);
+    EXPECT_EQ(e.errors().size(), 1u);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(finished, 2);  // the two running when the first failed; nothing started after
+}
+
+TEST(TaskScope, HaltNowOnSuccessCancelsTheRestAndEndsNormally) {
+  int cancelled = 0;
+  run_virtual(in_scope({.max_at_once = 5,
+                        .errors = error_policy::halt,
+                        .halt = sluice::halt_policy::parse("now,success=1")},
+                       [&](scope& s) -> asio::awaitable<void> {
+                         for (int i = 0; i < 4; ++i)
+                           co_await s.submit(sleep_counting_cancel, i,
+                                             std::chrono::milliseconds(10 * (i + 1)),
+                                             std::ref(cancelled));
+                       }));
+  EXPECT_EQ(cancelled, 3);
+  EXPECT_EQ(vnow(), 10ms);
+}
+
+TEST(TaskScope, TheBodysExceptionWinsAndJobFailuresAreKept) {
+  int cancelled = 0;
+  run_virtual([&]() -> asio::awaitable<void> {
+    scope s(co_await asio::this_coro::executor, {.max_at_once = 4});
+    try {
+      co_await s.run([&](scope& s) -> asio::awaitable<void> {
+        co_await s.submit(fail_after, 1ms, "job failure");
+        co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+        co_await sleep(2ms);
+        throw std::out_of_range("body2");
+      });
+      ADD_FAILURE() << "no error";
+    } catch (const std::out_of_range& e) {
+      EXPECT_STREQ(e.what(), "body2");
+    }
+    EXPECT_EQ(vnow(), 2ms);  // the long job was cancelled, not awaited to its end
+  }());
+  EXPECT_EQ(cancelled, 1);
+}
+
+TEST(TaskScope, BodyExceptionWithKeepGoingKeepsTheSuppressedFailures) {
+  run_virtual([&]() -> asio::awaitable<void> {
+    scope s(co_await asio::this_coro::executor,
+            {.max_at_once = 4, .errors = error_policy::keep_going});
+    EXPECT_THROW(co_await s.run([&](scope& s) -> asio::awaitable<void> {
+      co_await s.submit(fail_after, 1ms, "suppressed");
+      co_await sleep(2ms);
+      throw std::out_of_range("body");
+    }),
+                 std::out_of_range);
+    EXPECT_EQ(s.errors().size(), 1u);
+    if (!s.errors().empty()) {
+      EXPECT_EQ(sluice::describe(s.errors()[0].error), "suppressed");
+    }
+  }());
+}
+
+TEST(TaskScope, AJobCancelledBeforeItStartsGivesItsPlaceBack) {
+  // coroexecutor leaks the token: with capacity 1 the next submit would hang.
+  run_virtual(in_scope({.max_at_once = 1}, [](scope& s) -> asio::awaitable<void> {
+    auto running = co_await s.submit(after, 10ms, 1);
+    auto queued = s.spawn(after, 10ms, 2);  // no place: waits behind `running`
+    queued.cancel();
+    EXPECT_EQ(co_await running.result(), 1);
+    EXPECT_THROW(co_await queued.result(), boost::system::system_error);
+    auto next = co_await s.submit(after, 1ms, 3);  // the place came back
+    EXPECT_EQ(co_await next.result(), 3);
+    EXPECT_EQ(vnow(), 11ms);
+  }));
+}
+
+TEST(TaskScope, AJobCancelledThroughItsHandleIsNotAFailureOfTheScope) {
+  run_virtual(in_scope({.max_at_once = 2}, [](scope& s) -> asio::awaitable<void> {
+    auto victim = co_await s.submit(after, 1s, 1);
+    auto other = co_await s.submit(after, 20ms, 2);
+    co_await sleep(5ms);
+    victim.cancel();
+    bool aborted = false;
+    try {
+      co_await victim.result();
+    } catch (const boost::system::system_error& e) {
+      aborted = e.code() == asio::error::operation_aborted;
+    }
+    EXPECT_TRUE(aborted);
+    EXPECT_EQ(co_await other.result(), 2);  // the scope went on
+  }));
+}
+
+TEST(TaskScope, CapacityZeroIsAnErrorNotAHang) {
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 0},
+                                    [](scope&) -> asio::awaitable<void> { co_return; })),
+               std::invalid_argument);
+}
+
+TEST(TaskScope, TheDeadlineCancelsEverythingAndJoinReportsATimeout) {
+  int cancelled = 0;
+  bool short_done = false;
+  try {
+    run_virtual(in_scope(
+        {.max_at_once = 4},
+        [&](scope& s) -> asio::awaitable<void> {
+          co_await s.submit([&]() -> asio::awaitable<void> {
+            co_await sleep(10ms);
+            short_done = true;
+          });
+          co_await s.submit(sleep_counting_cancel, 1, 5s, std::ref(cancelled));
+        },
+        50ms));
+    ADD_FAILURE() << "no timeout";
+  } catch (const sluice::timeout_error& e) {
+    EXPECT_EQ(e.code(), asio::error::timed_out);
+  }
+  EXPECT_TRUE(short_done);
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_EQ(vnow(), 50ms);
+}
+
+TEST(TaskScope, SubmitAfterCancelThrowsScopeClosed) {
+  run_virtual([]() -> asio::awaitable<void> {
+    scope s(co_await asio::this_coro::executor, {.max_at_once = 2});
+    s.cancel();
+    EXPECT_THROW(co_await s.submit(after, 1ms, 1), sluice::scope_closed);
+  }());
+}
+
+TEST(TaskScope, CancellingTheCallerCancelsTheJobsAndWaitsForThem) {
+  int cancelled = 0;
+  bool short_done = false;
+  bool aborted = false;
+  run_virtual([&]() -> asio::awaitable<void> {
+    asio::cancellation_signal sig;
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(
+        ex,
+        in_scope({.max_at_once = 4},
+                 [&](scope& s) -> asio::awaitable<void> {
+                   co_await s.submit([&]() -> asio::awaitable<void> {
+                     co_await sleep(1ms);
+                     short_done = true;
+                   });
+                   co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+                 }),
+        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) {
+          aborted = is_cancellation(e);
+        }));
+    co_await sleep(5ms);
+    sig.emit(asio::cancellation_type::terminal);
+    co_await sleep(1ms);
+  }());
+  EXPECT_TRUE(short_done);
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_TRUE(aborted);
+}
+
+TEST(TaskScope, MapYieldsInInputOrder) {
+  auto r = run_virtual(in_scope({.max_at_once = 3}, [](scope& s) -> asio::awaitable<std::vector<int>> {
+    const std::vector<int> ms{30, 10, 20, 5, 1};
+    auto st = s.map([](int m) { return after(std::chrono::milliseconds(m), m); }, ms);
+    std::vector<int> out;
+    while (auto v = co_await st.next()) out.push_back(*v);
+    co_return out;
+  }));
+  EXPECT_EQ(r, (std::vector<int>{30, 10, 20, 5, 1}));
+}
+
+TEST(TaskScope, MapKeepsTheResultsBeforeAFailure) {
+  std::vector<int> out;
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2}, [&](scope& s) -> asio::awaitable<void> {
+                 const std::vector<int> ms{10, 20, -1, 40};
+                 auto st = s.map(
+                     [](int m) {
+                       return m < 0 ? fail_after(1ms, "bad") : after(std::chrono::milliseconds(m), m);
+                     },
+                     ms);
+                 while (auto v = co_await st.next()) out.push_back(*v);
+               })),
+               boom);
+  EXPECT_EQ(out, (std::vector<int>{10}));  // 20 was cancelled by the fail_fast stop at 11 ms
+}
+
+TEST(TaskScope, JobsHaveTimeoutsAndRetries) {
+  run_virtual(in_scope({.max_at_once = 2,
+                        .errors = error_policy::keep_going,
+                        .timeout = 50ms,
+                        .retry = {.attempts = 3, .jitter = [] { return 0.0; }}},
+                       [](scope& s) -> asio::awaitable<void> {
+                         int calls = 0;
+                         auto flaky = co_await s.submit([&]() -> asio::awaitable<int> {
+                           co_await sleep(++calls < 3 ? 1s : 10ms);
+                           co_return calls;
+                         });
+                         EXPECT_EQ(co_await flaky.result(), 3);
+                         EXPECT_EQ(flaky.attempts(), 3u);
+                         EXPECT_EQ(vnow(), 110ms);
+                         auto slow = co_await s.submit(after, 1s, 0);
+                         EXPECT_THROW(co_await slow.result(), sluice::timeout_error);
+                         EXPECT_EQ(slow.attempts(), 3u);
+                         co_await s.join();
+                         EXPECT_EQ(s.errors().size(), 1u);
+                         if (!s.errors().empty()) {
+                           EXPECT_EQ(s.errors()[0].attempts, 3u);
+                         }
+                       }));
+}
+
+TEST(TaskScope, RateLimitsJobStartsAndCountsProgress) {
+  std::vector<manual_clock::duration> starts;
+  sluice::progress::counts final_counts;
+  run_virtual(in_scope({.max_at_once = 8, .max_per_second = 10},
+                       [&](scope& s) -> asio::awaitable<void> {
+                         for (int i = 0; i < 4; ++i)
+                           co_await s.submit([&]() -> asio::awaitable<void> {
+                             starts.push_back(vnow());
+                             co_return;
+                           });
+                         co_await s.join();
+                         final_counts = s.counters().snapshot();
+                       }));
+  EXPECT_EQ(starts, (std::vector<manual_clock::duration>{0ms, 100ms, 200ms, 300ms}));
+  EXPECT_EQ(final_counts.pulled, 4u);
+  EXPECT_EQ(final_counts.succeeded, 4u);
+  EXPECT_EQ(final_counts.running, 0u);
+}
+
+}  // namespace
