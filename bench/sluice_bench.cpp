@@ -6,6 +6,9 @@
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
 //   w4  n tasks each sleeping 10 ms, at most `limit` at once (run_on_each)
 //   w5  n no-op tasks rate-limited to `limit` starts per second (run_on_each)
+//   scope  n no-op jobs submitted one by one to a task_scope of capacity `limit`, then joined
+//   spawn  n runs of /bin/true through run_process, at most `limit` at once; prints
+//       us_per_process
 //   batch_load  n loads of distinct keys, `limit` coroutines loading at once, through one
 //       batch_loader whose batch function returns at once: batches of `limit` keys
 //       variants: cache (default), nocache; many: one coroutine, load_many of `limit` keys.
@@ -48,7 +51,8 @@ struct result {
 };
 
 int usage() {
-  std::fprintf(stderr, "usage: sluice_bench w1|w2|w3|w4|w5 N LIMIT [run_on_each|amap]\n");
+  std::fprintf(stderr,
+               "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load N LIMIT [variant]\n");
   return 2;
 }
 
@@ -79,6 +83,17 @@ int main(int argc, char** argv) {
             co_return i;
           },
           std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+    } else if (wl == "scope") {
+      co_await sluice::with_scope({.max_at_once = limit},
+                                  [&](sluice::task_scope& s) -> asio::awaitable<void> {
+                                    for (std::size_t i = 0; i < n; ++i)
+                                      (void)co_await s.submit(
+                                          [&r]() -> asio::awaitable<void> {
+                                            ++r.count;
+                                            co_return;
+                                          });
+                                  });
+      variant = "task_scope";
     } else if (wl == "w2") {
       auto tasks = std::views::iota(std::size_t{0}, n) |
                    std::views::transform([](std::size_t i) { return [i] { return noop(i); }; });
@@ -127,7 +142,8 @@ int main(int argc, char** argv) {
     }
     r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
   };
-  if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load")
+  if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load" &&
+      wl != "scope")
     return usage();
   asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);

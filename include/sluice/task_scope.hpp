@@ -20,6 +20,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -88,12 +89,12 @@ struct job_impl final : job_state<T> {
   job_impl(Fn f, Args a) : fn(std::move(f)), args(std::move(a)) {}
   boost::asio::awaitable<void> attempt() override {
     if constexpr (std::is_void_v<T>) {
-      co_await std::apply(fn, args);
-      this->value.emplace();
+      return std::apply(fn, args);  // no frame of its own: the task's awaitable as is
     } else {
-      this->value.emplace(co_await std::apply(fn, args));
+      return store();
     }
   }
+  boost::asio::awaitable<void> store() { this->value.emplace(co_await std::apply(fn, args)); }
   Fn fn;
   Args args;
 };
@@ -305,8 +306,10 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   template <class Fn, class... Args>
   auto make_job(Fn fn, Args... args) {
     using T = job_result_t<Fn, Args...>;
-    auto j = std::make_shared<job_impl<T, Fn, std::tuple<Args...>>>(
-        std::move(fn), std::tuple<Args...>(std::move(args)...));
+    // Job states come and go in steady rotation: Asio's per-thread recycling cache serves them.
+    auto j = std::allocate_shared<job_impl<T, Fn, std::tuple<Args...>>>(
+        boost::asio::recycling_allocator<void>(), std::move(fn),
+        std::tuple<Args...>(std::move(args)...));
     j->id = submitted_++;
     ++alive_;
     record(progress_, progress::event::pulled);
@@ -551,8 +554,7 @@ class basic_task_scope {
   template <class Fn, class... Args>
   [[nodiscard]] boost::asio::awaitable<job<detail::job_result_t<Fn, Args...>>> submit(
       Fn fn, Args... args) {
-    auto s = st_;
-    co_return co_await s->submit(std::move(fn), std::move(args)...);
+    return st_->submit(std::move(fn), std::move(args)...);
   }
 
   /// Submits without waiting: beyond capacity the job is queued (and held in memory) until

@@ -10,7 +10,9 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/system/system_error.hpp>
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace sluice::detail {
@@ -132,6 +135,20 @@ class wait_queue {
   }
 
  private:
+  // True when `ex` is (or wraps) an io_context executor whose context runs on this thread.
+  template <class Executor>
+  static bool runs_here(const Executor& ex) {
+    using io_ex = boost::asio::io_context::executor_type;
+    if constexpr (std::is_same_v<Executor, io_ex>) {
+      return ex.running_in_this_thread();
+    } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+      const auto* io = ex.template target<io_ex>();
+      return io && io->running_in_this_thread();
+    } else {
+      return false;
+    }
+  }
+
   // The allocator for an operation node: the handler's own, else Asio's per-thread recycling
   // allocator (coroutines have none), so that a wait costs no malloc in steady state.
   template <class Op, class Handler>
@@ -157,6 +174,11 @@ class wait_queue {
       self->~operation();
       std::allocator_traits<decltype(op_alloc)>::deallocate(op_alloc, self, 1);
       auto ex = boost::asio::get_associated_executor(h);
+      if (inline_ok && runs_here(ex)) {
+        // What dispatch would do, without wrapping the handler in a type-erased function.
+        std::move(h)(std::move(error));
+        return;
+      }
       auto resume = [h = std::move(h), error = std::move(error)]() mutable {
         std::move(h)(std::move(error));
       };
