@@ -6,6 +6,7 @@
 #include "sluice/errors.hpp"
 #include "sluice/gcra.hpp"
 #include "sluice/limiter.hpp"
+#include "sluice/offload.hpp"
 #include "sluice/options.hpp"
 #include "sluice/outcome.hpp"
 #include "sluice/progress.hpp"
