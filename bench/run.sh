@@ -27,9 +27,24 @@ PY=(python3 "$SHARED/peers/python/bench.py")
 run() {  # run LABEL CMD...: one measured run, its line tagged with peak RSS
   local tf out
   tf=$(mktemp)
-  out=$(/usr/bin/time -f '%M' -o "$tf" "$@")
+  if [[ $(type -t "$1") == function ]]; then
+    out=$("$@")
+    echo 0 >"$tf"
+  else
+    out=$(/usr/bin/time -f '%M' -o "$tf" "$@")
+  fi
   echo "$out peak_rss_kb=$(tail -n1 "$tf")" | tee -a "$OUT/raw.txt"
   rm -f "$tf"
+}
+
+xargs_spawn() {  # xargs_spawn N P: N runs of /bin/true through xargs -P P, in the same format
+  local t0 t1
+  t0=$(date +%s%N)
+  seq "$1" | xargs -P "$2" -n 1 /bin/true
+  t1=$(date +%s%N)
+  awk -v n="$1" -v p="$2" -v ns=$((t1 - t0)) 'BEGIN {
+    printf "peer=xargs workload=spawn n=%d limit=%d wall_ms=%.1f us_per_process=%.1f\n",
+           n, p, ns / 1e6, ns / 1e3 / n }'
 }
 
 for rep in $(seq "$REPS"); do
@@ -51,6 +66,9 @@ for rep in $(seq "$REPS"); do
   run $ASIO asio-workerpool w4 10000 1000
   run "${PY[@]}" asyncio-spawnloop w4 10000 1000
   run $SLUICE w5 3000 1000
+  run $SLUICE scope 1000000 64
+  run $SLUICE spawn 2000 2
+  run xargs_spawn 2000 2
   run $SLUICE batch_load 1000000 1000 cache
   run $SLUICE batch_load 1000000 1000 nocache
   run $SLUICE batch_load 1000000 1000 many

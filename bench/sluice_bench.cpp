@@ -87,13 +87,20 @@ int main(int argc, char** argv) {
       co_await sluice::with_scope({.max_at_once = limit},
                                   [&](sluice::task_scope& s) -> asio::awaitable<void> {
                                     for (std::size_t i = 0; i < n; ++i)
-                                      (void)co_await s.submit(
-                                          [&r]() -> asio::awaitable<void> {
-                                            ++r.count;
-                                            co_return;
-                                          });
+                                      (void)co_await s.submit([&r]() -> asio::awaitable<void> {
+                                        ++r.count;
+                                        co_return;
+                                      });
                                   });
       variant = "task_scope";
+    } else if (wl == "spawn") {
+      co_await sluice::run_on_each(
+          [&](std::size_t) -> asio::awaitable<void> {
+            std::vector<std::string> argv{"/bin/true"};
+            auto res = co_await sluice::run_process(std::move(argv));
+            r.count += res.ok();
+          },
+          std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
     } else if (wl == "w2") {
       auto tasks = std::views::iota(std::size_t{0}, n) |
                    std::views::transform([](std::size_t i) { return [i] { return noop(i); }; });
@@ -143,7 +150,7 @@ int main(int argc, char** argv) {
     r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
   };
   if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load" &&
-      wl != "scope")
+      wl != "scope" && wl != "spawn")
     return usage();
   asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
@@ -163,6 +170,12 @@ int main(int argc, char** argv) {
         "peer=sluice-%s workload=batch_load n=%zu batch=%zu wall_ms=%.1f ns_per_load=%.1f "
         "batches=%zu\n",
         variant.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / double(n), batches);
+    return 0;
+  }
+  if (wl == "spawn") {
+    std::printf(
+        "peer=sluice-run_process workload=spawn n=%zu limit=%zu wall_ms=%.1f us_per_process=%.1f\n",
+        n, limit, r.wall_ns / 1e6, r.wall_ns / 1e3 / double(n));
     return 0;
   }
   std::printf("peer=sluice-%s workload=%s n=%zu limit=%zu wall_ms=%.1f ns_per_task=%.1f",

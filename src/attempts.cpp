@@ -22,8 +22,8 @@ std::chrono::nanoseconds backoff_delay(const retry_policy& policy, std::size_t m
   ceiling = std::min(ceiling, policy.cap);
   const double j = policy.jitter ? policy.jitter() : default_jitter();
   const double f = std::clamp(j, 0.0, 1.0);
-  return std::chrono::nanoseconds(
-      static_cast<std::chrono::nanoseconds::rep>(std::floor(f * static_cast<double>(ceiling.count()))));
+  return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(
+      std::floor(f * static_cast<double>(ceiling.count()))));
 }
 
 }  // namespace sluice::detail

@@ -9,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/writable_pipe.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/process/v2/posix/default_launcher.hpp>
+#include <boost/process/v2/posix/vfork_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
 
@@ -43,8 +43,8 @@ void ignore_sigpipe_once() {
 }
 
 [[noreturn]] void start_failed(int err, const std::string& what) {
-  throw process_start_error(boost::system::error_code(err, boost::system::system_category()),
-                            what, err == ENOENT ? 127 : 126);
+  throw process_start_error(boost::system::error_code(err, boost::system::system_category()), what,
+                            err == ENOENT ? 127 : 126);
 }
 
 // The child's environment as NAME=value strings: the parent's (unless replaced), with the
@@ -92,9 +92,8 @@ std::string resolve(const std::string& name, const std::vector<std::string>& env
     if (end == std::string::npos) break;
     start = end + 1;
   }
-  start_failed(last_error, last_error == ENOENT
-                               ? "cannot run '" + name + "': command not found"
-                               : "cannot run '" + name + "': permission denied");
+  start_failed(last_error, last_error == ENOENT ? "cannot run '" + name + "': command not found"
+                                                : "cannot run '" + name + "': permission denied");
 }
 
 // The launcher hooks: environment, working directory, process group and signals.
@@ -113,8 +112,8 @@ struct child_setup {
   }
 
   // In the child, between fork and exec: only async-signal-safe calls.
-  boost::system::error_code on_exec_setup(bp::posix::default_launcher&,
-                                          const bp::filesystem::path&, const char* const*) {
+  boost::system::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
+                                          const char* const*) {
     ::setpgid(0, 0);
     ::signal(SIGPIPE, SIG_DFL);
     sigset_t none;
@@ -135,8 +134,8 @@ asio::awaitable<void> read_all(asio::readable_pipe& pipe, std::string& into, std
                                bool& truncated) {
   std::vector<char> chunk(64 * 1024);
   for (;;) {
-    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(chunk),
-                                                 asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await pipe.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // EOF: every writer (the child and what it started) has closed it
     const std::size_t keep = std::min(n, limit - std::min(limit, into.size()));
     into.append(chunk.data(), keep);
@@ -153,8 +152,7 @@ asio::awaitable<void> write_all(asio::writable_pipe& pipe, const std::optional<s
 
 }  // namespace
 
-asio::awaitable<process_result> run_process(std::vector<std::string> argv,
-                                            process_options opts) {
+asio::awaitable<process_result> run_process(std::vector<std::string> argv, process_options opts) {
   if (argv.empty()) throw std::invalid_argument("run_process: argv is empty");
   ignore_sigpipe_once();
   auto ex = co_await asio::this_coro::executor;
@@ -170,7 +168,9 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
 
   asio::readable_pipe out(ex), err(ex);
   asio::writable_pipe in(ex);
-  bp::posix::default_launcher launcher;
+  // vfork: the child borrows our address space until it execs (no page-table copy), the
+  // cheapest start for a parent that may be large.
+  bp::posix::vfork_launcher launcher;
   boost::system::error_code ec;
   const auto t0 = std::chrono::steady_clock::now();
   auto proc = opts.stdin_data

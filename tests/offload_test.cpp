@@ -52,10 +52,12 @@ TEST(ThreadsOffload, InThreadRunsElsewhereAndResumesOnTheCallersThread) {
   const auto caller = std::this_thread::get_id();
   std::thread::id worker, resumed;
   int r = run_io([&]() -> asio::awaitable<int> {
-    int v = co_await sluice::in_thread([&](int a, int b) {
-      worker = std::this_thread::get_id();
-      return a + b;
-    }, 40, 2);
+    int v = co_await sluice::in_thread(
+        [&](int a, int b) {
+          worker = std::this_thread::get_id();
+          return a + b;
+        },
+        40, 2);
     resumed = std::this_thread::get_id();
     co_return v;
   }());
@@ -102,20 +104,18 @@ TEST(ThreadsOffload, ACancelledCallerResumesAtOnceAndTheResultIsDropped) {
   {
     asio::io_context ctx;
     asio::cancellation_signal sig;
-    asio::co_spawn(
-        ctx,
-        sluice::in_thread([&] {
-          release.wait();
-          finished = true;
-          return std::string(1000, 'x');
-        }),
-        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, std::string) {
-          try {
-            if (e) std::rethrow_exception(e);
-          } catch (const boost::system::system_error& s) {
-            aborted = s.code() == asio::error::operation_aborted;
-          }
-        }));
+    asio::co_spawn(ctx, sluice::in_thread([&] {
+                     release.wait();
+                     finished = true;
+                     return std::string(1000, 'x');
+                   }),
+                   asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, std::string) {
+                     try {
+                       if (e) std::rethrow_exception(e);
+                     } catch (const boost::system::system_error& s) {
+                       aborted = s.code() == asio::error::operation_aborted;
+                     }
+                   }));
     asio::steady_timer t(ctx, 1ms);
     t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
     ctx.run();  // returns once the caller is resumed, while the call still blocks

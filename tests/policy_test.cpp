@@ -107,7 +107,8 @@ TEST(Retry, BacksOffOnTheExactFullJitterSchedule) {
   std::vector<manual_clock::duration> starts;
   std::mt19937_64 gen(42);
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  options o{.retry = {.attempts = 5, .base = 100ms, .cap = 300ms, .jitter = [&] { return u(gen); }}};
+  options o{
+      .retry = {.attempts = 5, .base = 100ms, .cap = 300ms, .jitter = [&] { return u(gen); }}};
   int calls = 0;
   auto r = run_virtual(sluice::run_all<manual_clock>(
       std::vector{std::function<asio::awaitable<int>()>([&]() -> asio::awaitable<int> {
@@ -185,9 +186,9 @@ TEST(Retry, ABackingOffTaskHoldsNoPlace) {
         co_await sleep(10ms);
         if (i == 0 && ++calls0 == 1) throw boom("once");
       },
-      iota(3),
-      {.max_at_once = 1,
-       .retry = {.attempts = 2, .base = 1s, .cap = 1s, .jitter = [] { return 1.0; }}}));
+      iota(3), {.max_at_once = 1, .retry = {.attempts = 2, .base = 1s, .cap = 1s, .jitter = [] {
+                                              return 1.0;
+                                            }}}));
   EXPECT_EQ(f.peak, 1);
   using P = std::pair<int, manual_clock::duration>;
   EXPECT_EQ(starts, (std::vector<P>{{0, 0ms}, {1, 10ms}, {2, 20ms}, {0, 1010ms}}));
@@ -202,8 +203,7 @@ TEST(Retry, EveryAttemptIsANewStartForTheRateLimiter) {
         if (++calls < 3) throw boom("again");
         co_return;
       },
-      iota(1),
-      {.max_per_second = 10, .retry = {.attempts = 3, .jitter = [] { return 0.0; }}}));
+      iota(1), {.max_per_second = 10, .retry = {.attempts = 3, .jitter = [] { return 0.0; }}}));
   EXPECT_EQ(starts, (std::vector<manual_clock::duration>{0ms, 100ms, 200ms}));
 }
 
@@ -274,8 +274,10 @@ TEST(Halt, SuccessEndsTheRunNormallyDespiteEarlierFailures) {
   std::vector<int> started;
   run_virtual(sluice::run_on_each<manual_clock>(
       staggered([](int i) { return i < 2; }, cancelled, started), iota(20),
-      {.max_at_once = 3, .errors = error_policy::halt, .halt = halt_policy::parse("now,success=1")}));
-  EXPECT_EQ(vnow(), 3ms);  // task 2 succeeds at 3 ms
+      {.max_at_once = 3,
+       .errors = error_policy::halt,
+       .halt = halt_policy::parse("now,success=1")}));
+  EXPECT_EQ(vnow(), 3ms);   // task 2 succeeds at 3 ms
   EXPECT_EQ(cancelled, 2);  // 3 and 4 were running
 }
 
@@ -286,7 +288,9 @@ TEST(Halt, FailPercentWaitsForThreeFinishedTasks) {
   auto e = catch_task_errors([&] {
     run_virtual(sluice::run_on_each<manual_clock>(
         staggered([](int i) { return i % 2 == 0; }, cancelled, started), iota(20),
-        {.max_at_once = 1, .errors = error_policy::halt, .halt = halt_policy::parse("soon,fail=60%")}));
+        {.max_at_once = 1,
+         .errors = error_policy::halt,
+         .halt = halt_policy::parse("soon,fail=60%")}));
   });
   // 0 fails (1/1), 1 ok (1/2), 2 fails (2/3 = 67% >= 60%): halt after 3 tasks.
   EXPECT_EQ(started, (std::vector<int>{0, 1, 2}));
@@ -299,7 +303,9 @@ TEST(Halt, DoneNThrowsFailuresLikeKeepGoing) {
   auto e = catch_task_errors([&] {
     run_virtual(sluice::run_on_each<manual_clock>(
         staggered([](int i) { return i == 1; }, cancelled, started), iota(20),
-        {.max_at_once = 1, .errors = error_policy::halt, .halt = halt_policy::parse("soon,done=3")}));
+        {.max_at_once = 1,
+         .errors = error_policy::halt,
+         .halt = halt_policy::parse("soon,done=3")}));
   });
   EXPECT_EQ(started.size(), 3u);
   EXPECT_EQ(e.errors().size(), 1u);
@@ -324,7 +330,9 @@ TEST(Halt, AmapStreamEndsAfterTheHalt) {
           co_return i;
         },
         iota(100),
-        {.max_at_once = 2, .errors = error_policy::halt, .halt = halt_policy::parse("soon,success=5")});
+        {.max_at_once = 2,
+         .errors = error_policy::halt,
+         .halt = halt_policy::parse("soon,success=5")});
     std::vector<int> out;
     while (auto v = co_await s.next()) out.push_back(*v);
     co_return out;
@@ -345,20 +353,19 @@ TEST(Progress, CountsEveryStageOfARun) {
     max_running = std::max(max_running, c.running);
   };
   int calls3 = 0;
-  EXPECT_THROW(
-      run_virtual(sluice::run_on_each<manual_clock>(
-          [&](int i) -> asio::awaitable<void> {
-            co_await sleep(50ms);
-            if (i == 3 && ++calls3 == 1) throw boom("retry me");
-            if (i == 7) throw boom("always");
-          },
-          iota(10),
-          {.max_at_once = 3,
-           .max_per_second = 100,
-           .errors = error_policy::keep_going,
-           .retry = {.attempts = 2, .jitter = [] { return 0.0; }},
-           .progress = &p})),
-      sluice::task_errors);
+  EXPECT_THROW(run_virtual(sluice::run_on_each<manual_clock>(
+                   [&](int i) -> asio::awaitable<void> {
+                     co_await sleep(50ms);
+                     if (i == 3 && ++calls3 == 1) throw boom("retry me");
+                     if (i == 7) throw boom("always");
+                   },
+                   iota(10),
+                   {.max_at_once = 3,
+                    .max_per_second = 100,
+                    .errors = error_policy::keep_going,
+                    .retry = {.attempts = 2, .jitter = [] { return 0.0; }},
+                    .progress = &p})),
+               sluice::task_errors);
   auto c = p.snapshot();
   EXPECT_EQ(c.pulled, 10u);
   EXPECT_EQ(c.started, 12u);  // 3 and 7 twice

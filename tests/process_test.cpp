@@ -136,7 +136,8 @@ TEST(Process, TimeoutTakesDownTheWholeProcessTree) {
 }
 
 TEST(Process, SigkillAfterTheGracePeriodWhenSigtermIsIgnored) {
-  auto r = run({"sh", "-c", "trap '' TERM; while :; do :; done"}, {.timeout = 100ms, .grace = 200ms});
+  auto r =
+      run({"sh", "-c", "trap '' TERM; while :; do :; done"}, {.timeout = 100ms, .grace = 200ms});
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.signal, SIGKILL);
   EXPECT_TRUE(group_gone(r.pid));
@@ -193,14 +194,15 @@ TEST(Process, CancellingTheCallerStopsAndReapsTheChild) {
   asio::io_context ctx;
   asio::cancellation_signal sig;
   bool aborted = false;
-  asio::co_spawn(ctx, sluice::run_process({"sh", "-c", "sleep 100 & sleep 100"}),
-                 asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, process_result) {
-                   try {
-                     if (e) std::rethrow_exception(e);
-                   } catch (const boost::system::system_error& s) {
-                     aborted = s.code() == asio::error::operation_aborted;
-                   }
-                 }));
+  asio::co_spawn(
+      ctx, sluice::run_process({"sh", "-c", "sleep 100 & sleep 100"}),
+      asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e, process_result) {
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const boost::system::system_error& s) {
+          aborted = s.code() == asio::error::operation_aborted;
+        }
+      }));
   asio::steady_timer t(ctx, 100ms);
   t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
   ctx.run();
@@ -214,14 +216,14 @@ TEST(Process, ManyRunsUnderARunnerLeaveNoZombies) {
   for (int i = 0; i < 40; ++i) codes[i] = i % 5;
   int ok = 0;
   asio::io_context ctx;
-  asio::co_spawn(ctx, sluice::run_on_each(
-                          [&](int code) -> asio::awaitable<void> {
-                            std::vector<std::string> argv{"sh", "-c",
-                                                          "exit " + std::to_string(code)};
-                            auto r = co_await sluice::run_process(std::move(argv));
-                            ok += r.exit_code == code;
-                          },
-                          codes, {.max_at_once = 4}),
+  asio::co_spawn(ctx,
+                 sluice::run_on_each(
+                     [&](int code) -> asio::awaitable<void> {
+                       std::vector<std::string> argv{"sh", "-c", "exit " + std::to_string(code)};
+                       auto r = co_await sluice::run_process(std::move(argv));
+                       ok += r.exit_code == code;
+                     },
+                     codes, {.max_at_once = 4}),
                  asio::detached);
   ctx.run();
   EXPECT_EQ(ok, 40);

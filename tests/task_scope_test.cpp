@@ -112,16 +112,18 @@ TEST(TaskScope, SpawnFansOutWithoutWaitingForItsOwnPlace) {
 TEST(TaskScope, FailFastCancelsTheOthersAndRethrowsTheFirstFailure) {
   int cancelled = 0;
   int short_done = 0;
-  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 10}, [&](scope& s) -> asio::awaitable<void> {
-                 co_await s.submit([&]() -> asio::awaitable<void> {
-                   co_await sleep(5ms);
-                   ++short_done;
-                 });
-                 co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
-                 co_await s.submit(fail_after, 10ms, "oh noes");
-                 co_await s.submit(sleep_counting_cancel, 2, 1s, std::ref(cancelled));
-               })),
-               boom);
+  EXPECT_THROW(
+      run_virtual(in_scope({.max_at_once = 10},
+                           [&](scope& s) -> asio::awaitable<void> {
+                             co_await s.submit([&]() -> asio::awaitable<void> {
+                               co_await sleep(5ms);
+                               ++short_done;
+                             });
+                             co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+                             co_await s.submit(fail_after, 10ms, "oh noes");
+                             co_await s.submit(sleep_counting_cancel, 2, 1s, std::ref(cancelled));
+                           })),
+      boom);
   EXPECT_EQ(short_done, 1);
   EXPECT_EQ(cancelled, 2);
   EXPECT_EQ(vnow(), 10ms);
@@ -129,10 +131,11 @@ TEST(TaskScope, FailFastCancelsTheOthersAndRethrowsTheFirstFailure) {
 
 TEST(TaskScope, ADroppedHandlesFailureIsNotLost) {
   // coroexecutor loses it through its WeakSet when the job ends before the exit looks.
-  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2}, [](scope& s) -> asio::awaitable<void> {
-                 (void)co_await s.submit(fail_after, 0ms, "dropped");
-                 co_await sleep(10ms);
-               })),
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2},
+                                    [](scope& s) -> asio::awaitable<void> {
+                                      (void)co_await s.submit(fail_after, 0ms, "dropped");
+                                      co_await sleep(10ms);
+                                    })),
                boom);
 }
 
@@ -272,9 +275,9 @@ TEST(TaskScope, AJobCancelledThroughItsHandleIsNotAFailureOfTheScope) {
 }
 
 TEST(TaskScope, CapacityZeroIsAnErrorNotAHang) {
-  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 0},
-                                    [](scope&) -> asio::awaitable<void> { co_return; })),
-               std::invalid_argument);
+  EXPECT_THROW(
+      run_virtual(in_scope({.max_at_once = 0}, [](scope&) -> asio::awaitable<void> { co_return; })),
+      std::invalid_argument);
 }
 
 TEST(TaskScope, TheDeadlineCancelsEverythingAndJoinReportsATimeout) {
@@ -315,19 +318,17 @@ TEST(TaskScope, CancellingTheCallerCancelsTheJobsAndWaitsForThem) {
   run_virtual([&]() -> asio::awaitable<void> {
     asio::cancellation_signal sig;
     auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(
-        ex,
-        in_scope({.max_at_once = 4},
-                 [&](scope& s) -> asio::awaitable<void> {
-                   co_await s.submit([&]() -> asio::awaitable<void> {
-                     co_await sleep(1ms);
-                     short_done = true;
-                   });
-                   co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
-                 }),
-        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) {
-          aborted = is_cancellation(e);
-        }));
+    asio::co_spawn(ex,
+                   in_scope({.max_at_once = 4},
+                            [&](scope& s) -> asio::awaitable<void> {
+                              co_await s.submit([&]() -> asio::awaitable<void> {
+                                co_await sleep(1ms);
+                                short_done = true;
+                              });
+                              co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+                            }),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr e) { aborted = is_cancellation(e); }));
     co_await sleep(5ms);
     sig.emit(asio::cancellation_type::terminal);
     co_await sleep(1ms);
@@ -338,27 +339,30 @@ TEST(TaskScope, CancellingTheCallerCancelsTheJobsAndWaitsForThem) {
 }
 
 TEST(TaskScope, MapYieldsInInputOrder) {
-  auto r = run_virtual(in_scope({.max_at_once = 3}, [](scope& s) -> asio::awaitable<std::vector<int>> {
-    const std::vector<int> ms{30, 10, 20, 5, 1};
-    auto st = s.map([](int m) { return after(std::chrono::milliseconds(m), m); }, ms);
-    std::vector<int> out;
-    while (auto v = co_await st.next()) out.push_back(*v);
-    co_return out;
-  }));
+  auto r =
+      run_virtual(in_scope({.max_at_once = 3}, [](scope& s) -> asio::awaitable<std::vector<int>> {
+        const std::vector<int> ms{30, 10, 20, 5, 1};
+        auto st = s.map([](int m) { return after(std::chrono::milliseconds(m), m); }, ms);
+        std::vector<int> out;
+        while (auto v = co_await st.next()) out.push_back(*v);
+        co_return out;
+      }));
   EXPECT_EQ(r, (std::vector<int>{30, 10, 20, 5, 1}));
 }
 
 TEST(TaskScope, MapKeepsTheResultsBeforeAFailure) {
   std::vector<int> out;
-  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2}, [&](scope& s) -> asio::awaitable<void> {
-                 const std::vector<int> ms{10, 20, -1, 40};
-                 auto st = s.map(
-                     [](int m) {
-                       return m < 0 ? fail_after(1ms, "bad") : after(std::chrono::milliseconds(m), m);
-                     },
-                     ms);
-                 while (auto v = co_await st.next()) out.push_back(*v);
-               })),
+  EXPECT_THROW(run_virtual(in_scope({.max_at_once = 2},
+                                    [&](scope& s) -> asio::awaitable<void> {
+                                      const std::vector<int> ms{10, 20, -1, 40};
+                                      auto st = s.map(
+                                          [](int m) {
+                                            return m < 0 ? fail_after(1ms, "bad")
+                                                         : after(std::chrono::milliseconds(m), m);
+                                          },
+                                          ms);
+                                      while (auto v = co_await st.next()) out.push_back(*v);
+                                    })),
                boom);
   EXPECT_EQ(out, (std::vector<int>{10}));  // 20 was cancelled by the fail_fast stop at 11 ms
 }
@@ -391,16 +395,16 @@ TEST(TaskScope, JobsHaveTimeoutsAndRetries) {
 TEST(TaskScope, RateLimitsJobStartsAndCountsProgress) {
   std::vector<manual_clock::duration> starts;
   sluice::progress::counts final_counts;
-  run_virtual(in_scope({.max_at_once = 8, .max_per_second = 10},
-                       [&](scope& s) -> asio::awaitable<void> {
-                         for (int i = 0; i < 4; ++i)
-                           co_await s.submit([&]() -> asio::awaitable<void> {
-                             starts.push_back(vnow());
-                             co_return;
-                           });
-                         co_await s.join();
-                         final_counts = s.counters().snapshot();
-                       }));
+  run_virtual(
+      in_scope({.max_at_once = 8, .max_per_second = 10}, [&](scope& s) -> asio::awaitable<void> {
+        for (int i = 0; i < 4; ++i)
+          co_await s.submit([&]() -> asio::awaitable<void> {
+            starts.push_back(vnow());
+            co_return;
+          });
+        co_await s.join();
+        final_counts = s.counters().snapshot();
+      }));
   EXPECT_EQ(starts, (std::vector<manual_clock::duration>{0ms, 100ms, 200ms, 300ms}));
   EXPECT_EQ(final_counts.pulled, 4u);
   EXPECT_EQ(final_counts.succeeded, 4u);

@@ -29,11 +29,11 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
-#include <stdexcept>
-#include <variant>
 #include <utility>
+#include <variant>
 
 namespace sluice {
 
@@ -64,9 +64,9 @@ auto offload(boost::asio::thread_pool& pool, F f) {
                                      void(std::exception_ptr, V)>(
       [&pool](auto handler, F f) {
         using H = decltype(handler);
-        using work_executor = decltype(boost::asio::prefer(
-            std::declval<boost::asio::associated_executor_t<H>>(),
-            boost::asio::execution::outstanding_work.tracked));
+        using work_executor =
+            decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<H>>(),
+                                         boost::asio::execution::outstanding_work.tracked));
         // 0: running; 1: completed (the pool thread owns the handler); 2: abandoned.
         struct state {
           state(H h)
@@ -91,10 +91,9 @@ auto offload(boost::asio::thread_pool& pool, F f) {
                 auto ex = std::move(*st->work);
                 st->work.reset();
                 boost::asio::post(ex, [st] {
-                  std::move(st->handler)(
-                      std::make_exception_ptr(
-                          boost::system::system_error(boost::asio::error::operation_aborted)),
-                      V{});
+                  std::move(st->handler)(std::make_exception_ptr(boost::system::system_error(
+                                             boost::asio::error::operation_aborted)),
+                                         V{});
                 });
               });
         }
@@ -230,10 +229,10 @@ class thread_generator final : public stream<T>::impl,
           std::unique_lock lock(m_);
           if (!buffer_.empty() || finished_) {
             lock.unlock();
-            boost::asio::post(ex, [h] { std::move(**h)(nullptr); });
+            boost::asio::post(ex, [h] { std::move (**h)(nullptr); });
             return;
           }
-          waiter_ = [h, ex] { boost::asio::post(ex, [h] { std::move(**h)(nullptr); }); };
+          waiter_ = [h, ex] { boost::asio::post(ex, [h] { std::move (**h)(nullptr); }); };
           auto slot = boost::asio::get_associated_cancellation_slot(**h);
           if (slot.is_connected())
             slot.template emplace<std::function<void(boost::asio::cancellation_type_t)>>(

@@ -20,13 +20,13 @@ namespace sluice {
 class progress {
  public:
   struct counts {
-    std::size_t pulled = 0;     ///< inputs taken (tasks submitted, in a scope)
-    std::size_t started = 0;    ///< attempts started, retries included
-    std::size_t running = 0;    ///< attempts running now
-    std::size_t succeeded = 0;  ///< tasks that ended with a value
-    std::size_t failed = 0;     ///< tasks that ended with an error (after their last attempt)
-    std::size_t retried = 0;    ///< attempts that failed and were retried
-    std::size_t cancelled = 0;  ///< tasks cancelled because the run stopped or was cancelled
+    std::size_t pulled = 0;           ///< inputs taken (tasks submitted, in a scope)
+    std::size_t started = 0;          ///< attempts started, retries included
+    std::size_t running = 0;          ///< attempts running now
+    std::size_t succeeded = 0;        ///< tasks that ended with a value
+    std::size_t failed = 0;           ///< tasks that ended with an error (after their last attempt)
+    std::size_t retried = 0;          ///< attempts that failed and were retried
+    std::size_t cancelled = 0;        ///< tasks cancelled because the run stopped or was cancelled
     std::size_t waiting_on_rate = 0;  ///< tasks waiting for a rate limiter now
     friend bool operator==(const counts&, const counts&) = default;
   };
@@ -58,7 +58,9 @@ class progress {
   };
   void record(event e) noexcept {
     switch (e) {
-      case event::pulled: bump(pulled_, 1); break;
+      case event::pulled:
+        bump(pulled_, 1);
+        break;
       case event::started:
         bump(started_, 1);
         bump(running_, 1);
@@ -79,9 +81,15 @@ class progress {
         bump(running_, -1);
         bump(cancelled_, 1);
         break;
-      case event::pulled_cancelled: bump(cancelled_, 1); break;
-      case event::rate_wait: bump(waiting_, 1); break;
-      case event::rate_done: bump(waiting_, -1); break;
+      case event::pulled_cancelled:
+        bump(cancelled_, 1);
+        break;
+      case event::rate_wait:
+        bump(waiting_, 1);
+        break;
+      case event::rate_done:
+        bump(waiting_, -1);
+        break;
     }
     if (on_change) on_change(*this);
   }

@@ -9,6 +9,7 @@
 #include "sluice/offload.hpp"
 #include "sluice/options.hpp"
 #include "sluice/outcome.hpp"
+#include "sluice/process.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/rate_limiter.hpp"
 #include "sluice/run.hpp"

@@ -184,8 +184,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     deadline_.async_wait([self = this->shared_from_this()](auto ec) {
       if (ec || self->closed_) return;
       self->fail_scope(std::make_exception_ptr(timeout_error(
-          "task_scope deadline of " + std::to_string(self->deadline_ns_.count()) +
-          " ns passed")));
+          "task_scope deadline of " + std::to_string(self->deadline_ns_.count()) + " ns passed")));
     });
   }
 
@@ -352,17 +351,17 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     ++returning_;  // it will look at ready_ when it starts
     boost::asio::post(ex_, [self = this->shared_from_this(), id] {
       auto& s = *self;
-      boost::asio::co_spawn(s.ex_, s.worker(id),
-                            boost::asio::bind_cancellation_slot(
-                                s.workers_ctx_[id]->ctx->signal.slot(),
-                                [self, id](std::exception_ptr) mutable {
-                                  auto& s = *self;
-                                  s.workers_ctx_[id]->alive = false;
-                                  --s.workers_alive_;
-                                  // Asio is still inside this worker's frame: let the state
-                                  // die later, if last.
-                                  boost::asio::post(s.ex_, [keep = std::move(self)] {});
-                                }));
+      boost::asio::co_spawn(
+          s.ex_, s.worker(id),
+          boost::asio::bind_cancellation_slot(
+              s.workers_ctx_[id]->ctx->signal.slot(), [self, id](std::exception_ptr) mutable {
+                auto& s = *self;
+                s.workers_ctx_[id]->alive = false;
+                --s.workers_alive_;
+                // Asio is still inside this worker's frame: let the state
+                // die later, if last.
+                boost::asio::post(s.ex_, [keep = std::move(self)] {});
+              }));
     });
   }
 
@@ -741,8 +740,8 @@ auto basic_task_scope<Clock>::map(Fn fn, R&& inputs) {
   using source = decltype(src);
   using T = detail::task_result_t<source, Fn>;
   static_assert(!std::is_void_v<T>, "task_scope::map: fn must return awaitable<T> with a value");
-  return stream<T>(std::make_shared<detail::scope_map<Clock, T, source, Fn>>(
-      *this, std::move(src), std::move(fn)));
+  return stream<T>(std::make_shared<detail::scope_map<Clock, T, source, Fn>>(*this, std::move(src),
+                                                                             std::move(fn)));
 }
 
 }  // namespace sluice

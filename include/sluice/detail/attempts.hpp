@@ -108,12 +108,11 @@ auto run_attempts(worker_context<Clock>& w, const options& o, Attempt& attempt, 
       std::rethrow_exception(error);
     record(o.progress, progress::event::retried);
     hooks.release();
-    w.timer.expires_after(std::chrono::duration_cast<typename Clock::duration>(
-        backoff_delay(o.retry, w.attempts)));
+    w.timer.expires_after(
+        std::chrono::duration_cast<typename Clock::duration>(backoff_delay(o.retry, w.attempts)));
     co_await w.timer.async_wait(boost::asio::use_awaitable);
     co_await hooks.reacquire();
-    if (hooks.stopping())
-      throw boost::system::system_error(boost::asio::error::operation_aborted);
+    if (hooks.stopping()) throw boost::system::system_error(boost::asio::error::operation_aborted);
     record(o.progress, progress::event::started);
   }
 }

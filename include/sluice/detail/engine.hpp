@@ -253,17 +253,18 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     // then nest, one stack level per worker, and later workers would run before earlier ones.
     boost::asio::post(ex_, [self = this->shared_from_this(), id] {
       auto& e = *self;
-      boost::asio::co_spawn(e.ex_, e.worker(id),
-                            boost::asio::bind_cancellation_slot(
-                                e.workers_ctx_[id]->signal.slot(), [self, id](std::exception_ptr) mutable {
-                                  // The worker body catches everything; nothing arrives here.
-                                  auto& e = *self;
-                                  e.free_ids_.push_back(id);
-                                  if (--e.workers_ == 0) e.finish();
-                                  // Asio is still inside this worker's frame: let the engine die
-                                  // later, if last.
-                                  boost::asio::post(e.ex_, [keep = std::move(self)] {});
-                                }));
+      boost::asio::co_spawn(
+          e.ex_, e.worker(id),
+          boost::asio::bind_cancellation_slot(
+              e.workers_ctx_[id]->signal.slot(), [self, id](std::exception_ptr) mutable {
+                // The worker body catches everything; nothing arrives here.
+                auto& e = *self;
+                e.free_ids_.push_back(id);
+                if (--e.workers_ == 0) e.finish();
+                // Asio is still inside this worker's frame: let the engine die
+                // later, if last.
+                boost::asio::post(e.ex_, [keep = std::move(self)] {});
+              }));
     });
   }
 

@@ -32,9 +32,7 @@ class run_limits {
     shared_rate_ = o.rate_limiter;
   }
 
-  [[nodiscard]] bool any() const noexcept {
-    return slots_ || shared_ || rate_ || shared_rate_;
-  }
+  [[nodiscard]] bool any() const noexcept { return slots_ || shared_ || rate_ || shared_rate_; }
 
   /// Waits for every limit, in a fixed order (places before rates, so that a start taken
   /// from a rate limiter is used at once).
