@@ -9,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/writable_pipe.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/process/v2/posix/vfork_launcher.hpp>
+#include <boost/process/v2/posix/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
 
@@ -124,6 +124,18 @@ struct child_setup {
     return {};
   }
 
+  // In the child when exec failed (the launcher has already reported errno to the parent):
+  // leave at once. The launcher would call exit(), running the parent's atexit handlers and
+  // flushing its stdio buffers a second time from the child.
+  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&,
+                     const char* const*, const boost::system::error_code&) {
+    ::_exit(127);
+  }
+  // Boost 1.81 detects the hook with this (mistaken) signature; it is never called.
+  void on_exec_error(bp::posix::default_launcher&, const boost::system::error_code&,
+                     const bp::filesystem::path&, const char* const*,
+                     const boost::system::error_code&);
+
   void on_success(bp::posix::default_launcher& launcher, const bp::filesystem::path&,
                   const char* const*) {
     ::setpgid(launcher.pid, launcher.pid);  // the child does it too; whoever runs first wins
@@ -168,9 +180,9 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv, proce
 
   asio::readable_pipe out(ex), err(ex);
   asio::writable_pipe in(ex);
-  // vfork: the child borrows our address space until it execs (no page-table copy), the
-  // cheapest start for a parent that may be large.
-  bp::posix::vfork_launcher launcher;
+  // fork, not Boost's vfork launcher: that one notifies the io_context of a fork and calls
+  // exit() inside a child that shares our memory.
+  bp::posix::default_launcher launcher;
   boost::system::error_code ec;
   const auto t0 = std::chrono::steady_clock::now();
   auto proc = opts.stdin_data
