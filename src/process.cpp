@@ -127,8 +127,8 @@ struct child_setup {
   // In the child when exec failed (the launcher has already reported errno to the parent):
   // leave at once. The launcher would call exit(), running the parent's atexit handlers and
   // flushing its stdio buffers a second time from the child.
-  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&,
-                     const char* const*, const boost::system::error_code&) {
+  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*,
+                     const boost::system::error_code&) {
     ::_exit(127);
   }
   // Boost 1.81 detects the hook with this (mistaken) signature; it is never called.
