@@ -31,7 +31,7 @@ fi
 if has tsan; then
   step "tsan: build and test the thread-using tests"
   cmake --preset tsan >/dev/null
-  cmake --build --preset tsan -j "$jobs" --target sluice_tests
+  cmake --build --preset tsan -j "$jobs" --target sluice_thread_tests
   ctest --preset tsan -j "$jobs"
 fi
 if has install; then

@@ -1,6 +1,8 @@
 #include "sluice/process.hpp"
+#include "sluice/offload.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/readable_pipe.hpp>
@@ -9,9 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/writable_pipe.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/process/v2/posix/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
-#include <boost/process/v2/stdio.hpp>
 
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,51 +98,69 @@ std::string resolve(const std::string& name, const std::vector<std::string>& env
                                                 : "cannot run '" + name + "': permission denied");
 }
 
-// The launcher hooks: environment, working directory, process group and signals.
-struct child_setup {
-  std::vector<std::string> env;
-  std::vector<const char*> envp;
-  const std::string* cwd;
-
-  boost::system::error_code on_setup(bp::posix::default_launcher& launcher,
-                                     const bp::filesystem::path&, const char* const*) {
-    envp.clear();
-    for (const auto& e : env) envp.push_back(e.c_str());
-    envp.push_back(nullptr);
-    launcher.env = envp.data();
-    return {};
+// A pipe whose two ends close on exec; the child gets its end through dup2.
+struct os_pipe {
+  int fd[2] = {-1, -1};
+  os_pipe() {
+    if (::pipe2(fd, O_CLOEXEC) != 0)
+      throw boost::system::system_error(errno, boost::system::system_category(), "pipe2");
   }
-
-  // In the child, between fork and exec: only async-signal-safe calls.
-  boost::system::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
-                                          const char* const*) {
-    ::setpgid(0, 0);
-    ::signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!cwd->empty() && ::chdir(cwd->c_str()) == -1)
-      return {errno, boost::system::system_category()};
-    return {};
+  os_pipe(const os_pipe&) = delete;
+  ~os_pipe() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
   }
-
-  // In the child when exec failed (the launcher has already reported errno to the parent):
-  // leave at once. The launcher would call exit(), running the parent's atexit handlers and
-  // flushing its stdio buffers a second time from the child.
-  void on_exec_error(bp::posix::default_launcher&, const bp::filesystem::path&, const char* const*,
-                     const boost::system::error_code&) {
-    ::_exit(127);
-  }
-  // Boost 1.81 detects the hook with this (mistaken) signature; it is never called.
-  void on_exec_error(bp::posix::default_launcher&, const boost::system::error_code&,
-                     const bp::filesystem::path&, const char* const*,
-                     const boost::system::error_code&);
-
-  void on_success(bp::posix::default_launcher& launcher, const bp::filesystem::path&,
-                  const char* const*) {
-    ::setpgid(launcher.pid, launcher.pid);  // the child does it too; whoever runs first wins
-  }
+  int take(int i) { return std::exchange(fd[i], -1); }
 };
+
+// Starts the child with posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table
+// copy, exec errors returned to us and the failed child reaped). In the child: stdin from
+// `in` (or /dev/null), stdout and stderr to `out` and `err`, the working directory, every
+// other descriptor closed, a process group of its own, SIGPIPE at its default and an empty
+// signal mask.
+pid_t spawn_child(const std::string& exe, const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env, const process_options& o, int in, int out,
+                  int err) {
+  struct actions {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    actions() {
+      ::posix_spawn_file_actions_init(&fa);
+      ::posix_spawnattr_init(&at);
+    }
+    ~actions() {
+      ::posix_spawn_file_actions_destroy(&fa);
+      ::posix_spawnattr_destroy(&at);
+    }
+  } a;
+  if (in >= 0)
+    ::posix_spawn_file_actions_adddup2(&a.fa, in, STDIN_FILENO);
+  else
+    ::posix_spawn_file_actions_addopen(&a.fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&a.fa, out, STDOUT_FILENO);
+  ::posix_spawn_file_actions_adddup2(&a.fa, err, STDERR_FILENO);
+  if (!o.working_directory.empty())
+    ::posix_spawn_file_actions_addchdir_np(&a.fa, o.working_directory.c_str());
+  ::posix_spawn_file_actions_addclosefrom_np(&a.fa, 3);
+  sigset_t defaults, mask;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigemptyset(&mask);
+  ::posix_spawnattr_setsigdefault(&a.at, &defaults);
+  ::posix_spawnattr_setsigmask(&a.at, &mask);
+  ::posix_spawnattr_setpgroup(&a.at, 0);
+  ::posix_spawnattr_setflags(
+      &a.at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> argvp, envp;
+  for (const auto& s : argv) argvp.push_back(const_cast<char*>(s.c_str()));
+  argvp.push_back(nullptr);
+  for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, exe.c_str(), &a.fa, &a.at, argvp.data(), envp.data());
+  if (rc != 0) start_failed(rc, "cannot run '" + argv[0] + "': " + std::strerror(rc));
+  return pid;
+}
 
 asio::awaitable<void> read_all(asio::readable_pipe& pipe, std::string& into, std::size_t limit,
                                bool& truncated) {
@@ -174,24 +194,32 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv, proce
       start_failed(ENOENT, "cannot run '" + argv[0] + "' in '" + opts.working_directory +
                                "': no such directory");
   }
-  child_setup setup{child_environment(opts), {}, &opts.working_directory};
-  const std::string exe = resolve(argv[0], setup.env);
-  const std::vector<std::string> args(argv.begin() + 1, argv.end());
+  const auto env = child_environment(opts);
+  const std::string exe = resolve(argv[0], env);
 
-  asio::readable_pipe out(ex), err(ex);
-  asio::writable_pipe in(ex);
-  // fork, not Boost's vfork launcher: that one notifies the io_context of a fork and calls
-  // exit() inside a child that shares our memory.
-  bp::posix::default_launcher launcher;
-  boost::system::error_code ec;
+  os_pipe out_pipe, err_pipe;
+  std::optional<os_pipe> in_pipe;
+  if (opts.stdin_data) in_pipe.emplace();
   const auto t0 = std::chrono::steady_clock::now();
-  auto proc = opts.stdin_data
-                  ? launcher(ex, ec, exe, args, bp::process_stdio{in, out, err}, setup)
-                  : launcher(ex, ec, exe, args, bp::process_stdio{nullptr, out, err}, setup);
-  if (ec) {
-    // The child reported its exec failure and exited: reap it.
-    if (launcher.pid > 0) ::waitpid(launcher.pid, nullptr, 0);
-    start_failed(ec.value(), "cannot run '" + argv[0] + "': " + ec.message());
+  const int in_fd = in_pipe ? in_pipe->fd[0] : -1;
+  // Spawned from a pool thread: glibc's posix_spawn suspends the calling thread until the
+  // child has exec'd, and the child starts on the caller's CPU. From the io thread, each new
+  // child would then queue behind the io thread on one core (measured: no overlap at all
+  // between concurrent children). Not cancellable: once started, the child must be known.
+  auto spawned = co_await detail::offload(
+      blocking_pool(),
+      [&] { return spawn_child(exe, argv, env, opts, in_fd, out_pipe.fd[1], err_pipe.fd[1]); },
+      asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  const pid_t pid = *spawned;
+  // Boost.Process v2 waits for it (a pidfd on Linux, through the reactor).
+  bp::basic_process<asio::any_io_executor> proc(ex, pid);
+  asio::readable_pipe out(ex, out_pipe.take(0)), err(ex, err_pipe.take(0));
+  asio::writable_pipe in(ex);
+  if (in_pipe) in.assign(in_pipe->take(1));
+  in_pipe.reset();  // the parent's copies of the child's ends close here
+  {
+    os_pipe* ends[] = {&out_pipe, &err_pipe};
+    for (auto* p : ends) ::close(p->take(1));
   }
 
   process_result r;
@@ -243,12 +271,12 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv, proce
     output_error = std::current_exception();
   }
   if (output_error) {
-    // Cancelled while reading: the readers are gone; make sure the child is too.
+    // Cancelled before the wait began (the group threw at once): stop the child and reap it
+    // (the kill timer escalates to SIGKILL meanwhile).
     cancelled = true;
     stop_group();
     co_await asio::this_coro::reset_cancellation_state();
-    boost::system::error_code ignored;
-    proc.wait(ignored);
+    co_await proc.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   deadline.cancel();
   kill_timer.cancel();

@@ -56,12 +56,12 @@ using offload_value = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 /// Runs f() on `pool` and completes on the caller's executor with (error, optional value).
 /// Cancellation completes the caller at once with operation_aborted; the call itself runs
 /// to its end on its thread and its result is dropped there.
-template <class F>
-auto offload(boost::asio::thread_pool& pool, F f) {
+template <class F, class CompletionToken = const boost::asio::use_awaitable_t<>&>
+auto offload(boost::asio::thread_pool& pool, F f,
+             CompletionToken&& token = boost::asio::use_awaitable) {
   using R = std::invoke_result_t<F&>;
   using V = std::optional<offload_value<R>>;
-  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
-                                     void(std::exception_ptr, V)>(
+  return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, V)>(
       [&pool](auto handler, F f) {
         using H = decltype(handler);
         using work_executor =
@@ -119,7 +119,7 @@ auto offload(boost::asio::thread_pool& pool, F f) {
           });
         });
       },
-      boost::asio::use_awaitable, std::move(f));
+      token, std::move(f));
 }
 
 template <class F, class... Args>

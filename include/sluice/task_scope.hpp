@@ -200,10 +200,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     } else {
       // The place is handed over by the job that frees it (in_use_ stays counted).
       co_await waiting_submitters_.wait(0, nullptr, boost::asio::use_awaitable);
-      if (stopping_) {
-        release_place();
-        check_open();
-      }
+      check_open();  // stop() wakes waiting submitters without a place
     }
     co_return enqueue(make_job(std::move(fn), std::move(args)...), true);
   }
