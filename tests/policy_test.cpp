@@ -269,6 +269,21 @@ TEST(Halt, SoonLetsTheRunningFinishAndStartsNothingMore) {
   EXPECT_EQ(vnow(), 4ms);
 }
 
+TEST(Halt, SoonStillRecordsTheFailuresOfTasksLeftToFinish) {
+  // 0 fails at 1 ms (the halt); 2 and 3, left running, fail at 3 and 4 ms: all three count.
+  int cancelled = 0;
+  std::vector<int> started;
+  auto e = catch_task_errors([&] {
+    run_virtual(sluice::run_on_each<manual_clock>(
+        staggered([](int i) { return i != 1; }, cancelled, started), iota(20),
+        {.max_at_once = 4,
+         .errors = error_policy::halt,
+         .halt = halt_policy::parse("soon,fail=1")}));
+  });
+  EXPECT_EQ(e.errors().size(), 3u);
+  EXPECT_EQ(started.size(), 4u);
+}
+
 TEST(Halt, SuccessEndsTheRunNormallyDespiteEarlierFailures) {
   int cancelled = 0;
   std::vector<int> started;

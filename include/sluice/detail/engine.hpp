@@ -311,8 +311,9 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   }
 
   void task_failed(std::size_t index, std::exception_ptr e, std::size_t attempts) {
-    if (stopping_) {
-      // A consequence of the stop, or a sibling's failure in the same turn.
+    if (stopping_ && is_cancellation(e)) {
+      // A consequence of the stop. (A task that fails on its own after a stop, say while a
+      // "soon" halt lets it finish, is a failure like any other.)
       record(opts_.progress, progress::event::cancelled);
       return;
     }
