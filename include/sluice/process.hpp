@@ -77,7 +77,8 @@ class process_start_error : public boost::system::system_error {
 /// Process-wide effect: the first call sets SIGPIPE to ignored if it was at its default (a
 /// child closing its stdin early must not kill the parent); children get it back at default.
 ///
-///     auto r = co_await sluice::run_process({"gzip", "-9"}, {.stdin_data = text});
+///     std::vector<std::string> argv{"gzip", "-9"};  // (named: GCC 12 rejects a braced list
+///     auto r = co_await sluice::run_process(argv, {.stdin_data = text});  // of literals here)
 ///     if (!r.ok()) throw std::runtime_error("gzip: " + r.err);
 boost::asio::awaitable<process_result> run_process(std::vector<std::string> argv,
                                                    process_options opts);
