@@ -3,6 +3,7 @@
 
 #include "sluice/amap.hpp"
 #include "sluice/batch_loader.hpp"
+#include "sluice/batches.hpp"
 #include "sluice/errors.hpp"
 #include "sluice/gcra.hpp"
 #include "sluice/limiter.hpp"
