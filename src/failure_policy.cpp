@@ -32,13 +32,14 @@ failure_policy::action failure_policy::check_halt() {
   return halt_.when == halt_policy::mode::now ? action::stop_and_cancel : action::stop;
 }
 
-void failure_policy::rethrow(std::size_t total) {
+void failure_policy::rethrow(std::size_t total, bool keep) {
   if (first_error_) std::rethrow_exception(first_error_);
   if (errors_.empty()) return;
-  if (halted_ && halt_.on == halt_policy::trigger::success) return;
   const bool fail_halt = halted_ && halt_.on == halt_policy::trigger::fail;
-  throw task_errors(std::move(errors_), total,
-                    fail_halt ? "halted (" + halt_.to_string() + ")" : std::string());
+  if (keep ? !fail_halt : halted_ && halt_.on == halt_policy::trigger::success) return;
+  const std::string context = fail_halt ? "halted (" + halt_.to_string() + ")" : std::string();
+  if (keep) throw task_errors(errors_, total, context);
+  throw task_errors(std::move(errors_), total, context);
 }
 
 }  // namespace sluice::detail

@@ -6,6 +6,16 @@
 #include <string>
 
 namespace sluice {
+namespace {
+
+// True when all of `text` is one number.
+template <class T>
+bool parse_whole(std::string_view text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+}  // namespace
 
 void validate(const options& opts) {
   if (std::isnan(opts.max_per_second) || std::isinf(opts.max_per_second) || opts.max_per_second < 0)
@@ -62,16 +72,13 @@ halt_policy halt_policy::parse(std::string_view text) {
   if (percent) value.remove_suffix(1);
   if (percent) {
     double p = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), p);
-    if (ec != std::errc{} || end != value.data() + value.size() || !(p > 0 && p <= 100))
+    if (!parse_whole(value, p) || !(p > 0 && p <= 100))
       throw bad("the percentage must be a number in (0, 100]");
     h.count = 0;
     h.percent = p;
   } else {
     std::size_t n = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc{} || end != value.data() + value.size() || n == 0)
-      throw bad("the count must be an integer >= 1");
+    if (!parse_whole(value, n) || n == 0) throw bad("the count must be an integer >= 1");
     h.count = n;
   }
   return h;

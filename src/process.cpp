@@ -217,10 +217,8 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv, proce
   asio::writable_pipe in(ex);
   if (in_pipe) in.assign(in_pipe->take(1));
   in_pipe.reset();  // the parent's copies of the child's ends close here
-  {
-    os_pipe* ends[] = {&out_pipe, &err_pipe};
-    for (auto* p : ends) ::close(p->take(1));
-  }
+  ::close(out_pipe.take(1));
+  ::close(err_pipe.take(1));
 
   process_result r;
   r.pid = proc.id();

@@ -3,6 +3,8 @@
 #include <sluice/offload.hpp>
 #include <sluice/run.hpp>
 
+#include "support.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
 
@@ -16,26 +18,7 @@
 
 namespace {
 
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
-
-template <class T>
-T run_io(asio::awaitable<T> aw) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> result;
-  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, auto... v) {
-    error = e;
-    if constexpr (!std::is_void_v<T>) {
-      if (!e) result.emplace(std::move(v)...);
-    } else {
-      result.emplace();
-    }
-  });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
-}
+using namespace sluice::test;
 
 // Spins (yielding) until pred() holds; fails the test after 10 s instead of hanging.
 template <class P>

@@ -4,6 +4,8 @@
 #include <sluice/process.hpp>
 #include <sluice/run.hpp>
 
+#include "support.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
 
@@ -20,24 +22,9 @@
 
 namespace {
 
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
+using namespace sluice::test;
 using sluice::process_options;
 using sluice::process_result;
-
-template <class T>
-T run_io(asio::awaitable<T> aw) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  std::optional<T> result;
-  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, T v) {
-    error = e;
-    if (!e) result.emplace(std::move(v));
-  });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
 
 process_result run(std::vector<std::string> argv, process_options o = {}) {
   return run_io(sluice::run_process(std::move(argv), std::move(o)));

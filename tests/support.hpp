@@ -43,12 +43,11 @@ inline manual_clock::duration vnow() {
   return manual_clock::now().time_since_epoch();
 }
 
-/// Runs `aw` on a fresh io_context in virtual time (starting at 0) and returns its result,
-/// rethrowing its exception. Throws testing::deadlock if it can never finish.
-template <class T>
-T run_virtual(asio::awaitable<T> aw) {
+/// Runs `aw` on a fresh io_context with `drive(ctx)` and returns its result, rethrowing its
+/// exception.
+template <class T, class Drive>
+T run_to_end(asio::awaitable<T> aw, Drive drive) {
   asio::io_context ctx;
-  sluice::testing::virtual_time vt;
   std::exception_ptr error;
   std::optional<std::conditional_t<std::is_void_v<T>, char, T>> result;
   asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, auto... v) {
@@ -59,9 +58,22 @@ T run_virtual(asio::awaitable<T> aw) {
       result.emplace();
     }
   });
-  vt.run(ctx);
+  drive(ctx);
   if (error) std::rethrow_exception(error);
   if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+/// Runs `aw` in virtual time (starting at 0). Throws testing::deadlock if it can never finish.
+template <class T>
+T run_virtual(asio::awaitable<T> aw) {
+  sluice::testing::virtual_time vt;
+  return run_to_end(std::move(aw), [&](asio::io_context& ctx) { vt.run(ctx); });
+}
+
+/// Runs `aw` in real time (for real threads and processes).
+template <class T>
+T run_io(asio::awaitable<T> aw) {
+  return run_to_end(std::move(aw), [](asio::io_context& ctx) { ctx.run(); });
 }
 
 /// Counts tasks in flight and remembers the peak.

@@ -166,12 +166,9 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         attempts_(needs_attempts(opts)),
         policy_(opts),
         progress_(opts.progress ? opts.progress : &own_progress_),
-        places_(opts.max_at_once),
+        places_(tasks_held(opts_)),
         deadline_(ex_) {
-    // As in the runners: a job backing off before a retry gives its run slot up, and up to
-    // max_at_once more jobs may be in the scope meanwhile.
-    if (opts.retry.attempts > 1) places_ = 2 * opts.max_at_once;
-    limits_.open(ex_, opts_, opts.retry.attempts > 1);
+    limits_.open(ex_, opts_);
     if (deadline.count() < 0)
       throw std::invalid_argument("task_scope: the deadline must be >= 0 (0 = none)");
     deadline_ns_ = deadline;
@@ -226,10 +223,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   /// its caller, the first error (fail_fast, deadline), or task_errors after a fail halt.
   void rethrow() {
     if (cancelled_) throw boost::system::system_error(boost::asio::error::operation_aborted);
-    if (policy_.first_error()) std::rethrow_exception(policy_.first_error());
-    if (policy_.halted() && policy_.halt().on == halt_policy::trigger::fail)
-      throw task_errors(policy_.errors(), submitted_,
-                        "halted (" + policy_.halt().to_string() + ")");
+    policy_.rethrow(submitted_, true);
   }
 
   /// Stops taking jobs; queued jobs are cancelled; with `cancel_running` so are running ones.

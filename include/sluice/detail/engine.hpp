@@ -158,11 +158,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         opts_((validate(opts), opts)),
         attempts_(needs_attempts(opts)),
         policy_(opts),
-        max_workers_(opts.max_at_once == 0 ? unlimited : opts.max_at_once) {
-    // A task that backs off before a retry gives its place up: up to max_at_once more workers
-    // may hold tasks that wait to retry, and a run slot bounds the running ones.
-    if (opts.retry.attempts > 1 && opts.max_at_once > 0) max_workers_ = 2 * opts.max_at_once;
-  }
+        max_workers_(opts.max_at_once == 0 ? unlimited : tasks_held(opts)) {}
   engine(const engine&) = delete;
 
   Sink& sink() noexcept { return sink_; }
@@ -172,7 +168,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   void start(boost::asio::any_io_executor ex) {
     ex_ = std::move(ex);
     started_ = true;
-    limits_.open(ex_, opts_, opts_.retry.attempts > 1 && opts_.max_at_once > 0);
+    limits_.open(ex_, opts_);
     try {
       src_.open();
     } catch (...) {

@@ -33,8 +33,9 @@ class failure_policy {
 
   /// Throws what a finished run owes its caller: the first error (fail_fast or not a task's),
   /// then the recorded failures (keep_going; halt unless it halted on success). `total` is
-  /// the number of tasks for the message.
-  void rethrow(std::size_t total);
+  /// the number of tasks for the message. With `keep` (task_scope, whose failures stay
+  /// listed), only a fail halt throws them, as a copy.
+  void rethrow(std::size_t total, bool keep = false);
 
  private:
   action check_halt();

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <cstddef>
 #include <optional>
 
 namespace sluice::detail {
@@ -21,13 +22,23 @@ struct held_limits {
   permit shared;
 };
 
+/// With retry, a task that backs off gives its max_at_once place up: run slots bound the
+/// running tasks, and up to max_at_once more tasks may be held (workers of a run, places of
+/// a scope) while others wait to retry.
+inline bool uses_run_slots(const options& o) noexcept {
+  return o.retry.attempts > 1 && o.max_at_once > 0;
+}
+/// Tasks a run or scope may hold at once: max_at_once, doubled with run slots.
+inline std::size_t tasks_held(const options& o) noexcept {
+  return uses_run_slots(o) ? 2 * o.max_at_once : o.max_at_once;
+}
+
 template <class Clock>
 class run_limits {
  public:
-  /// `run_slots`: bound the running tasks with a slot of max_at_once (else the caller does).
-  void open(const boost::asio::any_io_executor& ex, const options& o, bool run_slots) {
+  void open(const boost::asio::any_io_executor& ex, const options& o) {
     if (o.max_per_second > 0) rate_.emplace(ex, o.max_per_second, o.burst);
-    if (run_slots) slots_.emplace(o.max_at_once);
+    if (uses_run_slots(o)) slots_.emplace(o.max_at_once);
     shared_ = o.limiter;
     shared_rate_ = o.rate_limiter;
   }
