@@ -3,6 +3,8 @@
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 
 namespace sluice {
 namespace {
@@ -27,7 +29,23 @@ task_errors::task_errors(std::vector<task_error> errors, std::size_t total,
     : std::runtime_error(summarize(errors, total, context)), errors_(std::move(errors)) {}
 
 timeout_error::timeout_error(const std::string& what)
-    : boost::system::system_error(boost::asio::error::timed_out, what) {}
+    : boost::system::system_error(boost::asio::error::timed_out, what), what_(what) {}
+
+std::string detail::duration_text(std::chrono::nanoseconds d) {
+  struct unit {
+    std::int64_t ns;
+    const char* name;
+  };
+  static constexpr unit units[] = {{1'000'000'000, "s"}, {1'000'000, "ms"}, {1'000, "us"}};
+  for (const auto& u : units)
+    if (d.count() >= u.ns) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%g %s", static_cast<double>(d.count()) / double(u.ns),
+                    u.name);
+      return buf;
+    }
+  return std::to_string(d.count()) + " ns";
+}
 
 std::string describe(const std::exception_ptr& error) {
   if (!error) return "no error";

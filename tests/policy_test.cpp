@@ -62,6 +62,7 @@ TEST(Timeout, CancelsALongTaskAtTheDeadlineWithATimeoutError) {
       std::rethrow_exception(f.error);
     } catch (const sluice::timeout_error& t) {
       EXPECT_EQ(t.code(), asio::error::timed_out);
+      EXPECT_STREQ(t.what(), "task timed out after 30 ms");
     }
   }
   EXPECT_EQ(cancelled, 2);

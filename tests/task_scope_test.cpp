@@ -297,6 +297,7 @@ TEST(TaskScope, TheDeadlineCancelsEverythingAndJoinReportsATimeout) {
     ADD_FAILURE() << "no timeout";
   } catch (const sluice::timeout_error& e) {
     EXPECT_EQ(e.code(), asio::error::timed_out);
+    EXPECT_STREQ(e.what(), "task_scope deadline of 50 ms passed");
   }
   EXPECT_TRUE(short_done);
   EXPECT_EQ(cancelled, 1);

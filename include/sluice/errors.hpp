@@ -4,6 +4,7 @@
 
 #include <boost/system/system_error.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <stdexcept>
@@ -33,11 +34,21 @@ class task_errors : public std::runtime_error {
 };
 
 /// A task ran longer than options::timeout, or a task_scope outlived its deadline. Its code
-/// is asio::error::timed_out.
+/// is asio::error::timed_out; what() is the message alone (not the code's "Connection timed
+/// out").
 class timeout_error : public boost::system::system_error {
  public:
   explicit timeout_error(const std::string& what);
+  [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
 };
+
+namespace detail {
+/// "250 ms", "1.5 s", "40 us", "7 ns": a duration for messages.
+std::string duration_text(std::chrono::nanoseconds d);
+}  // namespace detail
 
 /// run_all under error_policy::halt stopped before every task ran, so it has no complete
 /// result vector to return.

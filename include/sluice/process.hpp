@@ -59,10 +59,13 @@ struct process_result {
 class process_start_error : public boost::system::system_error {
  public:
   process_start_error(boost::system::error_code ec, const std::string& what, int exit_code)
-      : boost::system::system_error(ec, what), exit_code_(exit_code) {}
+      : boost::system::system_error(ec, what), what_(what), exit_code_(exit_code) {}
+  /// The message alone ("cannot run 'x': command not found"); the errno is in code().
+  [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
   [[nodiscard]] int exit_code() const noexcept { return exit_code_; }
 
  private:
+  std::string what_;
   int exit_code_;
 };
 

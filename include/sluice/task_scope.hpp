@@ -181,7 +181,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     deadline_.async_wait([self = this->shared_from_this()](auto ec) {
       if (ec || self->closed_) return;
       self->fail_scope(std::make_exception_ptr(timeout_error(
-          "task_scope deadline of " + std::to_string(self->deadline_ns_.count()) + " ns passed")));
+          "task_scope deadline of " + duration_text(self->deadline_ns_) + " passed")));
     });
   }
 

@@ -95,7 +95,7 @@ auto run_attempts(worker_context<Clock>& w, const options& o, Attempt& attempt, 
       co_await boost::asio::this_coro::reset_cancellation_state();
       value.reset();
       error = std::make_exception_ptr(
-          timeout_error("task timed out after " + std::to_string(o.timeout.count()) + " ns"));
+          timeout_error("task timed out after " + duration_text(o.timeout)));
     }
     if (value) {
       if constexpr (std::is_void_v<R>)
