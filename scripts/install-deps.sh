@@ -9,6 +9,7 @@ pkgs=(
   g++ cmake ninja-build        # toolchain and build
   libboost1.81-dev             # Boost.Asio (coroutines, timers, cancellation), Boost.Process v2
   libboost-filesystem1.81-dev  # Boost.Filesystem, which Boost.Process v2 links in Boost 1.81
+  libboost-json1.81-dev        # Boost.JSON: JSON Lines rows (parse, serialize)
   libgtest-dev libgmock-dev    # tests
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests

@@ -31,6 +31,19 @@ task_errors::task_errors(std::vector<task_error> errors, std::size_t total,
 timeout_error::timeout_error(const std::string& what)
     : boost::system::system_error(boost::asio::error::timed_out, what), what_(what) {}
 
+namespace {
+std::string located(const std::string& file, std::size_t line, const std::string& what) {
+  return line == 0 ? file + ": " + what : file + ":" + std::to_string(line) + ": " + what;
+}
+}  // namespace
+
+jsonl_error::jsonl_error(std::string file, std::size_t line, std::string field,
+                         const std::string& what)
+    : std::runtime_error(located(file, line, what)),
+      file_(std::move(file)),
+      line_(line),
+      field_(std::move(field)) {}
+
 std::string detail::duration_text(std::chrono::nanoseconds d) {
   struct unit {
     std::int64_t ns;

@@ -45,6 +45,23 @@ class timeout_error : public boost::system::system_error {
   std::string what_;
 };
 
+/// Bad input in a JSON Lines file, or a results file that does not match what was asked of
+/// it. what() is "file:line: what is wrong" (just "file: ..." when it is about the whole
+/// file); field() names the JSON field concerned, if any.
+class jsonl_error : public std::runtime_error {
+ public:
+  jsonl_error(std::string file, std::size_t line, std::string field, const std::string& what);
+  [[nodiscard]] const std::string& file() const noexcept { return file_; }
+  /// 1-based; 0 when the error is about the file as a whole.
+  [[nodiscard]] std::size_t line() const noexcept { return line_; }
+  [[nodiscard]] const std::string& field() const noexcept { return field_; }
+
+ private:
+  std::string file_;
+  std::size_t line_;
+  std::string field_;
+};
+
 namespace detail {
 /// "250 ms", "1.5 s", "40 us", "7 ns": a duration for messages.
 std::string duration_text(std::chrono::nanoseconds d);

@@ -1,0 +1,57 @@
+// The scan of an existing results file that resuming starts with: every row's key, fast
+// (a SAX parse that builds no DOM), with bad rows named and a torn last line recognised.
+#pragma once
+
+#include "sluice/jsonl_reader.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+class jsonl_error;
+}
+
+namespace sluice::detail {
+
+/// The identity of a key value: its compact JSON text. 1 and "1" differ, as do 1 and 1.0;
+/// objects and arrays compare by their text (member order counts).
+std::string key_text(const boost::json::value& key);
+
+/// One row of a scanned file.
+struct keyed_row {
+  std::string_view line;  // the row's text
+  std::size_t number;     // its line number
+  std::string_view key;   // key_text of its key field
+};
+
+/// What a scan found besides the rows.
+struct scan_result {
+  std::size_t rows = 0;            // rows passed to on_row
+  std::size_t blank_lines = 0;
+  std::size_t bad_rows = 0;        // reported under on_error::print
+  bool needs_newline = false;      // the last row is whole but its '\n' is missing
+  std::size_t torn_line = 0;       // line number of a torn last line, 0 if none
+  std::uint64_t torn_offset = 0;   // where it starts: the length to truncate the file to
+  std::uint64_t torn_bytes = 0;
+};
+
+/// Reads `path` and calls on_row for every row. Invalid JSON, a row that is not an object
+/// and a row without `key_name` are bad input (through `errors`); a last line that has no
+/// '\n' and does not parse is a torn line, left to the caller (not reported here).
+scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
+                      on_error errors, const report_fn& report,
+                      const std::function<void(const keyed_row&)>& on_row);
+
+/// Raises `e` (on_error::raise) or reports it and returns (print).
+void bad_input(on_error errors, const report_fn& report, const jsonl_error& e);
+
+/// Truncates `path` to `length` bytes (cutting a torn last line away) and fsyncs it.
+void truncate_file(const std::filesystem::path& path, std::uint64_t length);
+
+}  // namespace sluice::detail

@@ -1,0 +1,211 @@
+#include "sluice/detail/key_scan.hpp"
+
+#include "line_file.hpp"
+#include "sluice/errors.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace sluice::detail {
+namespace json = boost::json;
+
+std::string key_text(const json::value& key) { return json::serialize(key); }
+
+namespace {
+
+// SAX handler that validates a whole row but keeps only its kind and the value of one
+// top-level field, as key_text would give it. A key whose value is an object or array is
+// flagged, and the caller parses that (rare) row again as a DOM.
+struct key_handler {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::string_view key_name;
+  int depth = 0;
+  json::kind top = json::kind::object;
+  bool at_key = false;  // the last top-level member name was key_name
+  bool found = false;
+  bool composite = false;
+  std::string text;  // key_text of the key's value
+  std::string part;  // a member name or the key's string value, as it arrives
+
+  explicit key_handler(std::string_view name) : key_name(name) {}
+
+  bool mine() {  // is the value now starting the key's value? (consumes the flag)
+    bool m = depth == 1 && at_key;
+    at_key = false;
+    return m;
+  }
+  void scalar(json::kind k, const json::value& v) {
+    if (depth == 0) top = k;
+    if (mine()) {
+      text = json::serialize(v);
+      found = true;
+      composite = false;
+    }
+  }
+  void open(json::kind k) {
+    if (depth == 0) top = k;
+    if (mine()) found = composite = true;
+    ++depth;
+  }
+
+  bool on_document_begin(json::error_code&) {
+    depth = 0;
+    at_key = found = composite = false;
+    top = json::kind::object;
+    return true;
+  }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    open(json::kind::object);
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_array_begin(json::error_code&) {
+    open(json::kind::array);
+    return true;
+  }
+  bool on_array_end(std::size_t, json::error_code&) {
+    --depth;
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 1) part.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 1) {
+      if (part.empty()) {
+        at_key = std::string_view(s.data(), s.size()) == key_name;
+      } else {
+        part.append(s.data(), s.size());
+        at_key = part == key_name;
+        part.clear();
+      }
+    }
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 1 && at_key) part.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    if (depth == 0) top = json::kind::string;
+    if (!mine()) return true;
+    if (part.empty()) {
+      text = json::serialize(s);
+    } else {
+      part.append(s.data(), s.size());
+      text = json::serialize(json::string_view(part));
+      part.clear();
+    }
+    found = true;
+    composite = false;
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t v, json::string_view, json::error_code&) {
+    scalar(json::kind::int64, v);
+    return true;
+  }
+  bool on_uint64(std::uint64_t v, json::string_view, json::error_code&) {
+    scalar(json::kind::uint64, v);
+    return true;
+  }
+  bool on_double(double v, json::string_view, json::error_code&) {
+    scalar(json::kind::double_, v);
+    return true;
+  }
+  bool on_bool(bool v, json::error_code&) {
+    scalar(json::kind::bool_, v);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    scalar(json::kind::null, nullptr);
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+}  // namespace
+
+void bad_input(on_error errors, const report_fn& report, const jsonl_error& e) {
+  if (errors == on_error::raise) throw e;
+  report_line(report, e.what());
+}
+
+scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
+                      on_error errors, const report_fn& report,
+                      const std::function<void(const keyed_row&)>& on_row) {
+  line_file lines(path);
+  json::basic_parser<key_handler> p(json::parse_options{}, key_name);
+  scan_result out;
+  file_line l;
+  while (lines.next(l)) {
+    if (is_blank(l.text)) {
+      ++out.blank_lines;
+      if (!l.has_newline) out.needs_newline = true;  // keeps the next row on a line of its own
+      continue;
+    }
+    json::error_code ec;
+    p.reset();
+    std::size_t used = p.write_some(false, l.text.data(), l.text.size(), ec);
+    if (!ec && !is_blank(l.text.substr(used))) ec = json::error::extra_data;
+    std::string what;
+    if (ec) {
+      if (!l.has_newline) {  // what a crash in the middle of a write leaves
+        out.torn_line = l.number;
+        out.torn_offset = l.offset;
+        out.torn_bytes = l.text.size();
+        break;
+      }
+      what = "invalid JSON at column " + std::to_string(used + 1) + ": " + ec.message();
+    } else if (p.handler().top != json::kind::object) {
+      what = std::string("row is ") + json_kind_name(static_cast<int>(p.handler().top)) +
+             ", not a JSON object";
+    } else if (!p.handler().found) {
+      bad_input(errors, report,
+                jsonl_error(lines.name(), l.number, std::string(key_name),
+                            "field \"" + std::string(key_name) + "\" is missing"));
+      ++out.bad_rows;
+      continue;
+    }
+    if (!what.empty()) {
+      bad_input(errors, report, jsonl_error(lines.name(), l.number, {}, what));
+      ++out.bad_rows;
+      continue;
+    }
+    auto& h = p.handler();
+    if (h.composite) h.text = key_text(json::parse(l.text).as_object().at(key_name));
+    if (!l.has_newline) out.needs_newline = true;
+    ++out.rows;
+    on_row({l.text, l.number, h.text});
+  }
+  return out;
+}
+
+void truncate_file(const std::filesystem::path& path, std::uint64_t length) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(length)) != 0 || ::fdatasync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw jsonl_error(path.string(), 0, {},
+                      std::string("cannot cut the torn last line away: ") + std::strerror(err));
+  }
+  ::close(fd);
+}
+
+}  // namespace sluice::detail

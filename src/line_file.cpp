@@ -1,0 +1,91 @@
+#include "line_file.hpp"
+
+#include <boost/json/kind.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sluice::detail {
+
+line_file::line_file(const std::filesystem::path& path, std::size_t block)
+    : name_(path.string()), buf_(block) {
+  fd_ = ::open(name_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw jsonl_error(name_, 0, {}, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw jsonl_error(name_, 0, {}, "is a directory, not a JSON Lines file");
+  }
+}
+
+line_file::~line_file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool line_file::fill() {
+  if (eof_) return false;
+  if (begin_ > 0) {  // move the unconsumed tail to the front
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    scanned_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);  // a line longer than the buffer
+  for (;;) {
+    ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    if (n > 0) {
+      end_ += static_cast<std::size_t>(n);
+      return true;
+    }
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    if (errno != EINTR)
+      throw jsonl_error(name_, number_ + 1, {}, std::string("cannot read: ") + std::strerror(errno));
+  }
+}
+
+bool line_file::next(file_line& out) {
+  for (;;) {
+    if (auto* nl = static_cast<const char*>(
+            std::memchr(buf_.data() + scanned_, '\n', end_ - scanned_))) {
+      auto at = static_cast<std::size_t>(nl - buf_.data());
+      out = {{buf_.data() + begin_, at - begin_}, ++number_, offset_, true};
+      offset_ += at + 1 - begin_;
+      begin_ = scanned_ = at + 1;
+      return true;
+    }
+    scanned_ = end_;
+    if (!fill()) break;
+  }
+  if (begin_ == end_) return false;
+  out = {{buf_.data() + begin_, end_ - begin_}, ++number_, offset_, false};
+  offset_ += end_ - begin_;
+  begin_ = scanned_ = end_;
+  return true;
+}
+
+bool is_blank(std::string_view line) noexcept {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+const char* json_kind_name(int kind) noexcept {
+  switch (static_cast<boost::json::kind>(kind)) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+  }
+  return "a JSON value";
+}
+
+}  // namespace sluice::detail
