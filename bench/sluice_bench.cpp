@@ -13,9 +13,15 @@
 //       batch_loader whose batch function returns at once: batches of `limit` keys
 //       variants: cache (default), nocache; many: one coroutine, load_many of `limit` keys.
 //       Prints ns_per_load and the batch count.
+//   resume_scan  N ROW_BYTES [FILE]: create_or_resume over a complete results file of N rows
+//       (written first if FILE is missing or of another size); prints mb_per_s
+//   append  N ROW_BYTES [default|each_row]: N rows through jsonl_writer with that fsync
+//       policy; prints rows_per_s and us_per_row
 // Prints one line: peer=sluice-<variant> workload=.. n=.. limit=.. wall_ms=.. ns_per_task=..
 // (+ overhead_ms for w4, starts_per_s and max_starts_100ms for w5). Peak RSS is measured
 // from outside (/usr/bin/time -f %M).
+#include "storage_workloads.hpp"
+
 #include <sluice/sluice.hpp>
 
 #include <boost/asio.hpp>
@@ -52,7 +58,8 @@ struct result {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load N LIMIT [variant]\n");
+               "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load|resume_scan|append N LIMIT "
+               "[variant]\n");
   return 2;
 }
 
@@ -63,6 +70,7 @@ int main(int argc, char** argv) {
   const std::string wl = argv[1];
   const std::size_t n = std::strtoull(argv[2], nullptr, 10);
   const std::size_t limit = std::strtoull(argv[3], nullptr, 10);
+  if (int rc = run_storage_workload(wl, n, limit, argc > 4 ? argv[4] : ""); rc >= 0) return rc;
   std::string variant = argc > 4 ? argv[4] : (wl == "w2" ? "run_all" : "run_on_each");
 
   if (wl == "batch_load" && argc <= 4) variant = "cache";

@@ -43,10 +43,13 @@ void key_map::read_dst(const std::filesystem::path& dst) {
   std::error_code ec;
   scan_result scan;
   if (std::filesystem::exists(dst, ec)) {
-    scan = scan_keys(dst, opts_.key, opts_.errors, opts_.report, [&](const keyed_row& r) {
-      auto& k = state(std::string(r.key));
-      if (k.done++ == 0) k.first_done = json::parse(r.line).as_object();
-    });
+    scan = scan_keys(
+        dst, opts_.key,
+        [&](const keyed_row& r) {
+          auto& k = state(std::string(r.key));
+          if (k.done++ == 0) k.first_done = json::parse(r.line).as_object();
+        },
+        [&](const jsonl_error& e) { bad_input(opts_.errors, opts_.report, e); });
   }
   if (scan.torn_line != 0) {
     truncate_file(dst, scan.torn_offset);

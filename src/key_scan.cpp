@@ -17,6 +17,21 @@ namespace json = boost::json;
 
 std::string key_text(const json::value& key) { return json::serialize(key); }
 
+void string_key_text(std::string_view s, std::string& out) {
+  // Most keys need no escaping: then their text is the string in quotes, as serialize gives.
+  bool plain = true;
+  for (char c : s) plain &= static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+  if (!plain) {
+    out = json::serialize(json::string_view(s.data(), s.size()));
+    return;
+  }
+  out.clear();
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
 namespace {
 
 // SAX handler that validates a whole row but keeps only its kind and the value of one
@@ -105,10 +120,10 @@ struct key_handler {
     if (depth == 0) top = json::kind::string;
     if (!mine()) return true;
     if (part.empty()) {
-      text = json::serialize(s);
+      string_key_text({s.data(), s.size()}, text);
     } else {
       part.append(s.data(), s.size());
-      text = json::serialize(json::string_view(part));
+      string_key_text(part, text);
       part.clear();
     }
     found = true;
@@ -148,8 +163,8 @@ void bad_input(on_error errors, const report_fn& report, const jsonl_error& e) {
 }
 
 scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
-                      on_error errors, const report_fn& report,
-                      const std::function<void(const keyed_row&)>& on_row) {
+                      const std::function<void(const keyed_row&)>& on_row,
+                      const std::function<void(const jsonl_error&)>& on_bad) {
   line_file lines(path);
   json::basic_parser<key_handler> p(json::parse_options{}, key_name);
   scan_result out;
@@ -177,14 +192,13 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       what = std::string("row is ") + json_kind_name(static_cast<int>(p.handler().top)) +
              ", not a JSON object";
     } else if (!p.handler().found) {
-      bad_input(errors, report,
-                jsonl_error(lines.name(), l.number, std::string(key_name),
-                            "field \"" + std::string(key_name) + "\" is missing"));
+      on_bad(jsonl_error(lines.name(), l.number, std::string(key_name),
+                         "field \"" + std::string(key_name) + "\" is missing"));
       ++out.bad_rows;
       continue;
     }
     if (!what.empty()) {
-      bad_input(errors, report, jsonl_error(lines.name(), l.number, {}, what));
+      on_bad(jsonl_error(lines.name(), l.number, {}, what));
       ++out.bad_rows;
       continue;
     }

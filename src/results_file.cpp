@@ -3,6 +3,7 @@
 #include "sluice/detail/key_scan.hpp"
 #include "sluice/errors.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <system_error>
@@ -18,14 +19,51 @@ results_file::results_file(std::filesystem::path path, std::string key_name,
       key_count_(key_count),
       opts_(std::move(opts)) {}
 
-void results_file::expect(json::value key) {
-  auto [it, fresh] = index_.try_emplace(key_text(key), keys_.size());
-  if (fresh) keys_.push_back({std::move(key), key_count_});
+void results_file::queue(std::string_view text, std::size_t line) {
+  if (count_ == queued_.size()) {
+    settle(queued_[head_]);
+    head_ = (head_ + 1) % queued_.size();
+    --count_;
+  }
+  auto& k = queued_[(head_ + count_) % queued_.size()];
+  k.text.assign(text);
+  k.hash = key_index::hash(text);
+  k.line = line;
+  index_.prefetch(k.hash);
+  ++count_;
 }
 
-results_file::entry* results_file::find(const std::string& text) {
-  auto it = index_.find(text);
-  return it == index_.end() ? nullptr : &keys_[it->second];
+void results_file::drain() {
+  for (; count_ > 0; --count_, head_ = (head_ + 1) % queued_.size()) settle(queued_[head_]);
+}
+
+void results_file::settle(queued_key& k) {
+  if (!scanning_) {
+    bool added = false;
+    index_.insert(k.text, k.hash, added);
+    if (added) needed_.push_back(key_count_);
+    return;
+  }
+  std::size_t id = index_.find(k.text, k.hash);
+  if (id == key_index::npos) {
+    problem(k.line, key_name_, "has " + key_name_ + " " + k.text + ", which is not a key asked for");
+    ++summary_.rows_ignored;
+  } else if (needed_[id] == 0) {
+    problem(k.line, key_name_,
+            "has more rows for " + key_name_ + " " + k.text + " than the " +
+                std::to_string(key_count_) + " asked for");
+    ++summary_.rows_ignored;
+  } else {
+    --needed_[id];
+    ++summary_.rows_found;
+  }
+}
+
+void results_file::expect(const json::value& key) { queue(key_text(key), 0); }
+
+void results_file::expect_string(std::string_view key) {
+  string_key_text(key, text_);
+  queue(text_, 0);
 }
 
 void results_file::problem(std::size_t line, const std::string& field, const std::string& what) {
@@ -33,27 +71,20 @@ void results_file::problem(std::size_t line, const std::string& field, const std
 }
 
 std::vector<key_need> results_file::open() {
+  drain();
   std::error_code ec;
   bool exists = std::filesystem::exists(path_, ec);
   scan_result scan;
   if (exists) {
-    std::string text;
-    scan = scan_keys(path_, key_name_, opts_.errors, opts_.report, [&](const keyed_row& r) {
-      text.assign(r.key);
-      entry* e = find(text);
-      if (e == nullptr) {
-        problem(r.number, key_name_, "has " + key_name_ + " " + text + ", which is not a key asked for");
-        ++summary_.rows_ignored;
-      } else if (e->needed == 0) {
-        problem(r.number, key_name_,
-                "has more rows for " + key_name_ + " " + text + " than the " +
-                    std::to_string(key_count_) + " asked for");
-        ++summary_.rows_ignored;
-      } else {
-        --e->needed;
-        ++summary_.rows_found;
-      }
-    });
+    drain();
+    scanning_ = true;
+    scan = scan_keys(
+        path_, key_name_, [&](const keyed_row& r) { queue(r.key, r.number); },
+        [&](const jsonl_error& e) {
+          drain();  // the rows before it first, so that problems come in line order
+          bad_input(opts_.errors, opts_.report, e);
+        });
+    drain();
     summary_.rows_ignored += scan.bad_rows;
   }
   // Only now that the whole file has been accepted is anything changed in it.
@@ -67,47 +98,46 @@ std::vector<key_need> results_file::open() {
   out_ = std::make_unique<jsonl_writer>(path_, opts_.sync);
   if (scan.needs_newline && scan.torn_line == 0) out_->write_raw("\n");
   std::vector<key_need> missing;
-  for (const auto& e : keys_)
-    if (e.needed > 0) missing.push_back({e.key, e.needed});
+  for (std::size_t id = 0; id < needed_.size(); ++id)
+    if (needed_[id] > 0) missing.push_back({json::parse(index_.text(id)), needed_[id]});
   return missing;
 }
 
 void results_file::append(const json::value& row) {
   const json::object* o = row.if_object();
   const json::value* k = o ? o->if_contains(key_name_) : nullptr;
-  entry* e = k ? find(key_text(*k)) : nullptr;
+  std::size_t id = k ? index_.find(key_text(*k)) : key_index::npos;
   std::string what;
   if (o == nullptr)
     what = "the value generator made a row that is not a JSON object: " + json::serialize(row);
   else if (k == nullptr)
     what = "the value generator made a row without the field \"" + key_name_ +
            "\": " + json::serialize(row);
-  else if (e == nullptr || e->needed == 0)
+  else if (id == key_index::npos || needed_[id] == 0)
     what = "the value generator made a row for " + key_name_ + " " + key_text(*k) +
-           (e == nullptr ? ", which is not a key asked for" : ", which needs no more rows");
+           (id == key_index::npos ? ", which is not a key asked for" : ", which needs no more rows");
   if (!what.empty()) {
     problem(0, key_name_, what + "; not written");
     ++summary_.rows_rejected;
     return;
   }
   out_->write(row);
-  --e->needed;
+  --needed_[id];
   ++summary_.rows_written;
 }
 
 resume_summary results_file::finish() {
   out_->close();
-  std::size_t owed = 0;
-  const entry* first = nullptr;
-  for (const auto& e : keys_) {
-    owed += e.needed;
-    if (e.needed > 0 && first == nullptr) first = &e;
+  std::size_t owed = 0, first = key_index::npos;
+  for (std::size_t id = 0; id < needed_.size(); ++id) {
+    owed += needed_[id];
+    if (needed_[id] > 0 && first == key_index::npos) first = id;
   }
   summary_.rows_missing = owed;
-  if (first != nullptr)
+  if (first != key_index::npos)
     problem(0, key_name_,
             "the value generator ended " + std::to_string(owed) + " rows short (" + key_name_ +
-                " " + key_text(first->key) + " needs " + std::to_string(first->needed) +
+                " " + std::string(index_.text(first)) + " needs " + std::to_string(needed_[first]) +
                 " more); running again will ask for them");
   return summary_;
 }

@@ -40,8 +40,8 @@ namespace sluice {
 /// Memory: a state per distinct key (its result once computed), and at most opts.window
 /// waiting rows; src is streamed.
 ///
-///     co_await sluice::map_by_key_jsonl_file("in.jsonl", "out.jsonl", compute,
-///         {.key = "key", .num_concurrent = 4, .keep_columns = {"other"}});
+///     sluice::map_by_key_options o{.key = "key", .num_concurrent = 4, .keep_columns = {"other"}};
+///     co_await sluice::map_by_key_jsonl_file("in.jsonl", "out.jsonl", compute, o);
 template <class F>
 boost::asio::awaitable<map_by_key_summary> map_by_key_jsonl_file(std::filesystem::path src,
                                                                  std::filesystem::path dst, F f,

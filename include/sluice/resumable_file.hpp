@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <ranges>
+#include <string_view>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -84,7 +86,13 @@ boost::asio::awaitable<resume_summary> create_or_resume_jsonl_file(
     Generator value_generator, resume_options opts) {
   // The keys are taken now, at the call, so a temporary range may be passed.
   detail::results_file file(std::move(path), std::move(key_name), key_count, std::move(opts));
-  for (auto&& k : keys) file.expect(boost::json::value_from(k));
+  if constexpr (std::ranges::sized_range<Keys>) file.reserve(std::ranges::size(keys));
+  for (auto&& k : keys) {
+    if constexpr (std::is_convertible_v<decltype(k), std::string_view>)
+      file.expect_string(k);
+    else
+      file.expect(boost::json::value_from(k));
+  }
   return detail::create_or_resume(std::move(file), std::move(value_generator));
 }
 

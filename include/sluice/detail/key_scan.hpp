@@ -22,6 +22,8 @@ namespace sluice::detail {
 /// The identity of a key value: its compact JSON text. 1 and "1" differ, as do 1 and 1.0;
 /// objects and arrays compare by their text (member order counts).
 std::string key_text(const boost::json::value& key);
+/// key_text of a JSON string, into `out` (replacing what it held).
+void string_key_text(std::string_view s, std::string& out);
 
 /// One row of a scanned file.
 struct keyed_row {
@@ -42,11 +44,11 @@ struct scan_result {
 };
 
 /// Reads `path` and calls on_row for every row. Invalid JSON, a row that is not an object
-/// and a row without `key_name` are bad input (through `errors`); a last line that has no
-/// '\n' and does not parse is a torn line, left to the caller (not reported here).
+/// and a row without `key_name` go to on_bad (which throws or reports); a last line that has
+/// no '\n' and does not parse is a torn line, left to the caller (not reported here).
 scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
-                      on_error errors, const report_fn& report,
-                      const std::function<void(const keyed_row&)>& on_row);
+                      const std::function<void(const keyed_row&)>& on_row,
+                      const std::function<void(const jsonl_error&)>& on_bad);
 
 /// Raises `e` (on_error::raise) or reports it and returns (print).
 void bad_input(on_error errors, const report_fn& report, const jsonl_error& e);

@@ -2,17 +2,19 @@
 // still needs, the scan of an existing file, and the checked appending of new rows.
 #pragma once
 
+#include "sluice/detail/key_index.hpp"
 #include "sluice/jsonl_reader.hpp"
 #include "sluice/jsonl_writer.hpp"
 
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -49,8 +51,11 @@ class results_file {
   results_file(std::filesystem::path path, std::string key_name, std::size_t key_count,
                resume_options opts);
 
+  void reserve(std::size_t keys) { index_.reserve(keys); }
   /// Adds a key that must end up key_count times (a repeated key counts once).
-  void expect(boost::json::value key);
+  void expect(const boost::json::value& key);
+  /// The same for a string key, without making a json::value of it.
+  void expect_string(std::string_view key);
   /// Counts the rows already in the file (if it exists), cuts a torn last line away, opens
   /// the file for appending and returns the rows missing, in the order keys were expected.
   std::vector<key_need> open();
@@ -61,11 +66,16 @@ class results_file {
   resume_summary finish();
 
  private:
-  struct entry {
-    boost::json::value key;
-    std::size_t needed;
+  // Keys are looked up a few rows behind the read: each is hashed and its table entry
+  // prefetched when it is queued, so that the cache misses of many keys overlap.
+  struct queued_key {
+    std::string text;
+    std::uint64_t hash = 0;
+    std::size_t line = 0;
   };
-  entry* find(const std::string& text);
+  void queue(std::string_view text, std::size_t line);
+  void drain();
+  void settle(queued_key& k);  // expects the key (before open) or counts its row (during it)
   void problem(std::size_t line, const std::string& field, const std::string& what);
 
   std::filesystem::path path_;
@@ -73,8 +83,12 @@ class results_file {
   std::string key_name_;
   std::size_t key_count_;
   resume_options opts_;
-  std::vector<entry> keys_;
-  std::unordered_map<std::string, std::size_t> index_;  // key_text -> position in keys_
+  key_index index_;                 // key_text of each key -> id, in the order expected
+  std::vector<std::size_t> needed_;  // rows each key still needs, by id
+  std::string text_;                 // scratch for key texts
+  std::array<queued_key, 16> queued_{};
+  std::size_t head_ = 0, count_ = 0;
+  bool scanning_ = false;
   std::unique_ptr<jsonl_writer> out_;
   resume_summary summary_;
 };
