@@ -2,6 +2,8 @@
 # Side-by-side benchmark of sluice and its peers on the shared workloads, in one run.
 #
 #   bench/run.sh                 sluice + bare Asio baseline + Python asyncio, REPS=3
+#   bench/run.sh storage         only the JSON Lines workloads (resume_scan, append) and their
+#                                peers (wc -l, Python json.loads / write+flush / fsync)
 #   PEERS_ALL=1 bench/run.sh     also every peer of ../shared/bench/peers (Go, Rust, Node,
 #                                Python; installs and builds them, takes ~20 min)
 #
@@ -47,8 +49,20 @@ xargs_spawn() {  # xargs_spawn N P: N runs of /bin/true through xargs -P P, in t
            n, p, ns / 1e6, ns / 1e3 / n }'
 }
 
-for rep in $(seq "$REPS"); do
-  echo "--- rep $rep" >&2
+RESULTS=${TMPDIR:-/tmp}/sluice-bench-results.jsonl  # 5M rows of 215 bytes (1.075 GB)
+wc_scan() {  # wc_scan FILE: wc -l over the results file, in the same format
+  local t0 t1 size
+  size=$(stat -c %s "$1")
+  t0=$(date +%s%N)
+  wc -l "$1" >/dev/null
+  t1=$(date +%s%N)
+  awk -v b="$size" -v ns=$((t1 - t0)) 'BEGIN {
+    printf "peer=wc-l workload=resume_scan n=5000000 bytes=%d wall_ms=%.1f mb_per_s=%.1f\n",
+           b, ns / 1e6, b / 1e3 / (ns / 1e6) }'
+}
+STORAGE_PY=(python3 bench/storage_peers.py)
+
+runner_workloads() {
   run $SLUICE w1 1000000 64
   run $SLUICE w1 1000000 64 amap
   run $ASIO asio-workerpool w1 1000000 64
@@ -72,6 +86,23 @@ for rep in $(seq "$REPS"); do
   run $SLUICE batch_load 1000000 1000 cache
   run $SLUICE batch_load 1000000 1000 nocache
   run $SLUICE batch_load 1000000 1000 many
+}
+
+storage_workloads() {
+  run $SLUICE resume_scan 5000000 215 "$RESULTS"
+  run wc_scan "$RESULTS"
+  run "${STORAGE_PY[@]}" resume_scan "$RESULTS"
+  run $SLUICE append 1000000 215 default
+  run "${STORAGE_PY[@]}" append 200000 215 default
+  run $SLUICE append 2000 215 each_row
+  run "${STORAGE_PY[@]}" append 2000 215 each_row
+}
+
+GROUP=${1:-all}  # all, or storage: only the JSON Lines workloads
+for rep in $(seq "$REPS"); do
+  echo "--- rep $rep" >&2
+  [[ $GROUP == storage ]] || runner_workloads
+  storage_workloads
 done
 
 # Medians per (peer, workload, n): each numeric field's median over the reps.
