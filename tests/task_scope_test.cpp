@@ -339,6 +339,28 @@ TEST(TaskScope, CancellingTheCallerCancelsTheJobsAndWaitsForThem) {
   EXPECT_TRUE(aborted);
 }
 
+TEST(TaskScope, CancellingTheCallerWhileTheBodyWaitsForAPlaceWaitsForTheRunningJobs) {
+  int cancelled = 0;
+  int cancelled_when_done = -1;
+  run_virtual([&]() -> asio::awaitable<void> {
+    asio::cancellation_signal sig;
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(ex,
+                   in_scope({.max_at_once = 1},
+                            [&](scope& s) -> asio::awaitable<void> {
+                              co_await s.submit(sleep_counting_cancel, 1, 1s, std::ref(cancelled));
+                              co_await s.submit(sleep_counting_cancel, 2, 1s, std::ref(cancelled));
+                            }),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr) { cancelled_when_done = cancelled; }));
+    co_await sleep(5ms);
+    sig.emit(asio::cancellation_type::terminal);
+    co_await sleep(1ms);
+  }());
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_EQ(cancelled_when_done, 1);  // the running job ended before the scope did
+}
+
 TEST(TaskScope, MapYieldsInInputOrder) {
   auto r =
       run_virtual(in_scope({.max_at_once = 3}, [](scope& s) -> asio::awaitable<std::vector<int>> {

@@ -568,7 +568,11 @@ class basic_task_scope {
   /// cancels every job, still waits, and throws operation_aborted. The scope stays usable.
   boost::asio::awaitable<void> join() {
     auto s = st_;
+    // Asio throws from a co_await once the caller is cancelled: not from this one.
+    const bool throws = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
     co_await wait_idle(*s);
+    co_await boost::asio::this_coro::throw_if_cancelled(throws);
     s->rethrow();
   }
 
@@ -596,12 +600,18 @@ class basic_task_scope {
     } catch (...) {
       body_error = std::current_exception();
     }
+    // Asio throws from a co_await once the caller is cancelled, which would leave before the
+    // jobs end: the waits below must not.
+    const bool throws = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
     if (body_error && !closed_by_scope) {
       s->stop(true);
       co_await wait_idle(*s);
+      co_await boost::asio::this_coro::throw_if_cancelled(throws);
       std::rethrow_exception(body_error);
     }
     co_await wait_idle(*s);
+    co_await boost::asio::this_coro::throw_if_cancelled(throws);
     s->rethrow();
     if constexpr (!std::is_void_v<R>) {
       // Halted on success or done before the body produced its value: there is none.
@@ -626,14 +636,11 @@ class basic_task_scope {
   friend class detail::scope_map;
 
   // Waits for the jobs even if the caller is already cancelled (then the scope is cancelled
-  // first), so that no job outlives the wait.
+  // first), so that no job outlives the wait. The caller has turned throw_if_cancelled off.
   static boost::asio::awaitable<void> wait_idle(state& s) {
     auto cs = co_await boost::asio::this_coro::cancellation_state;
     if (cs.cancelled() != boost::asio::cancellation_type::none) s.cancel();
-    const bool throws = co_await boost::asio::this_coro::throw_if_cancelled();
-    co_await boost::asio::this_coro::throw_if_cancelled(false);
     co_await s.wait_idle();
-    co_await boost::asio::this_coro::throw_if_cancelled(throws);
   }
 
   std::shared_ptr<state> st_;
