@@ -57,9 +57,10 @@ struct result {
 };
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load|resume_scan|append N LIMIT "
-               "[variant]\n");
+  std::fprintf(
+      stderr,
+      "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load|resume_scan|append N LIMIT "
+      "[variant]\n");
   return 2;
 }
 

@@ -77,9 +77,10 @@ int resume_scan(std::size_t n, std::size_t bytes, const std::string& file) {
     return 1;
   }
   double mb = double(n * bytes) / 1e6;
-  std::printf("peer=sluice-create_or_resume workload=resume_scan n=%zu bytes=%zu wall_ms=%.1f "
-              "mb_per_s=%.1f\n",
-              n, n * bytes, secs * 1e3, mb / secs);
+  std::printf(
+      "peer=sluice-create_or_resume workload=resume_scan n=%zu bytes=%zu wall_ms=%.1f "
+      "mb_per_s=%.1f\n",
+      n, n * bytes, secs * 1e3, mb / secs);
   return 0;
 }
 
@@ -92,15 +93,16 @@ int append(std::size_t n, std::size_t bytes, const std::string& variant) {
   for (std::size_t i = 0; i < 100; ++i) rows.push_back(row_of(i, bytes));
   auto t0 = clk::now();
   {
-    sluice::jsonl_writer out(file, variant == "each_row" ? sluice::fsync_policy::each_row()
-                                                         : sluice::fsync_policy{});
+    sluice::jsonl_writer out(
+        file, variant == "each_row" ? sluice::fsync_policy::each_row() : sluice::fsync_policy{});
     for (std::size_t i = 0; i < n; ++i) out.write(rows[i % rows.size()]);
   }
   double secs = seconds_since(t0);
   std::filesystem::remove(file);
-  std::printf("peer=sluice-jsonl_writer-%s workload=append n=%zu bytes=%zu wall_ms=%.1f "
-              "rows_per_s=%.0f us_per_row=%.2f\n",
-              variant.c_str(), n, bytes, secs * 1e3, double(n) / secs, secs * 1e6 / double(n));
+  std::printf(
+      "peer=sluice-jsonl_writer-%s workload=append n=%zu bytes=%zu wall_ms=%.1f "
+      "rows_per_s=%.0f us_per_row=%.2f\n",
+      variant.c_str(), n, bytes, secs * 1e3, double(n) / secs, secs * 1e6 / double(n));
   return 0;
 }
 
@@ -109,11 +111,11 @@ int append(std::size_t n, std::size_t bytes, const std::string& variant) {
 int run_storage_workload(const std::string& wl, std::size_t n, std::size_t arg,
                          const std::string& variant) {
   if (wl == "resume_scan")
-    return resume_scan(n, arg,
-                       variant.empty() ? (std::filesystem::temp_directory_path() /
-                                          "sluice-bench-results.jsonl")
-                                             .string()
-                                       : variant);
+    return resume_scan(
+        n, arg,
+        variant.empty()
+            ? (std::filesystem::temp_directory_path() / "sluice-bench-results.jsonl").string()
+            : variant);
   if (wl == "append") return append(n, arg, variant.empty() ? "default" : variant);
   return -1;
 }

@@ -19,8 +19,7 @@ void detail::report_line(const report_fn& report, std::string_view message) {
 }
 
 struct jsonl_reader::impl {
-  impl(const std::filesystem::path& path, jsonl_read_options o)
-      : lines(path), opts(std::move(o)) {}
+  impl(const std::filesystem::path& path, jsonl_read_options o) : lines(path), opts(std::move(o)) {}
 
   detail::line_file lines;
   jsonl_read_options opts;
@@ -74,8 +73,14 @@ boost::json::object* jsonl_reader::next() {
   return nullptr;
 }
 
-std::size_t jsonl_reader::line() const noexcept { return impl_->line; }
-std::size_t jsonl_reader::blank_lines() const noexcept { return impl_->blank; }
-std::size_t jsonl_reader::skipped_rows() const noexcept { return impl_->skipped; }
+std::size_t jsonl_reader::line() const noexcept {
+  return impl_->line;
+}
+std::size_t jsonl_reader::blank_lines() const noexcept {
+  return impl_->blank;
+}
+std::size_t jsonl_reader::skipped_rows() const noexcept {
+  return impl_->skipped;
+}
 
 }  // namespace sluice

@@ -2,10 +2,10 @@
 
 #include <boost/json/serializer.hpp>
 
-#include <cerrno>
 #include <fcntl.h>
-#include <system_error>
 #include <unistd.h>
+#include <cerrno>
+#include <system_error>
 
 namespace sluice {
 namespace {

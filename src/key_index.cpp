@@ -1,10 +1,10 @@
 #include "sluice/detail/key_index.hpp"
 
+#include <sys/mman.h>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <sys/mman.h>
 
 namespace sluice::detail {
 
@@ -25,7 +25,9 @@ std::uint64_t key_index::hash(std::string_view s) noexcept {
   return h;
 }
 
-void key_index::free_slots::operator()(slot* s) const noexcept { std::free(s); }
+void key_index::free_slots::operator()(slot* s) const noexcept {
+  std::free(s);
+}
 
 void key_index::reserve(std::size_t keys) {
   starts_.reserve(keys + 1);

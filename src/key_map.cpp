@@ -16,7 +16,8 @@ namespace json = boost::json;
 namespace {
 
 const map_by_key_options& checked(const map_by_key_options& o) {
-  if (o.key.empty()) throw std::invalid_argument("map_by_key_jsonl_file: key must be a column name");
+  if (o.key.empty())
+    throw std::invalid_argument("map_by_key_jsonl_file: key must be a column name");
   if (o.num_concurrent == 0)
     throw std::invalid_argument("map_by_key_jsonl_file: num_concurrent must be >= 1, got 0");
   if (o.window == 0)
@@ -93,8 +94,9 @@ key_map::key_state* key_map::next(json::object& row) {
     for (const auto& c : opts_.keep_columns) {
       const json::value* v = r->if_contains(c);
       if (v == nullptr) {
-        bad_input(opts_.errors, opts_.report,
-                  jsonl_error(src_name_, line, c, "field \"" + c + "\" (a keep column) is missing"));
+        bad_input(
+            opts_.errors, opts_.report,
+            jsonl_error(src_name_, line, c, "field \"" + c + "\" (a keep column) is missing"));
         complete = false;
         break;
       }
@@ -128,7 +130,8 @@ key_map::key_state* key_map::next(json::object& row) {
 void key_map::resolved(key_state& k, json::object result) {
   // f may return the key column (the seed's example does) but not change it: the key is the
   // rows' identity on resume.
-  if (const json::value* from_f = result.if_contains(opts_.key); from_f && key_text(*from_f) != k.text)
+  if (const json::value* from_f = result.if_contains(opts_.key);
+      from_f && key_text(*from_f) != k.text)
     throw jsonl_error(src_name_, k.line, opts_.key,
                       "f changed " + opts_.key + " " + std::string(k.text) + " to " +
                           key_text(*from_f) + "; f may not change the key column");
@@ -141,8 +144,7 @@ void key_map::failed(key_state& k, const std::exception_ptr& error) {
   if (opts_.errors == on_error::print)
     report_line(opts_.report, src_name_ + ":" + std::to_string(k.line) + ": f failed for " +
                                   opts_.key + " " + std::string(k.text) +
-                                  " (its rows are left out): " +
-                                  describe(error));
+                                  " (its rows are left out): " + describe(error));
 }
 
 key_map::key_state& key_map::state(std::string text) {

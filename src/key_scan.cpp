@@ -7,15 +7,17 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace sluice::detail {
 namespace json = boost::json;
 
-std::string key_text(const json::value& key) { return json::serialize(key); }
+std::string key_text(const json::value& key) {
+  return json::serialize(key);
+}
 
 void string_key_text(std::string_view s, std::string& out) {
   // Most keys need no escaping: then their text is the string in quotes, as serialize gives.

@@ -2,11 +2,11 @@
 
 #include <boost/json/kind.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace sluice::detail {
 
@@ -46,14 +46,15 @@ bool line_file::fill() {
       return false;
     }
     if (errno != EINTR)
-      throw jsonl_error(name_, number_ + 1, {}, std::string("cannot read: ") + std::strerror(errno));
+      throw jsonl_error(name_, number_ + 1, {},
+                        std::string("cannot read: ") + std::strerror(errno));
   }
 }
 
 bool line_file::next(file_line& out) {
   for (;;) {
-    if (auto* nl = static_cast<const char*>(
-            std::memchr(buf_.data() + scanned_, '\n', end_ - scanned_))) {
+    if (auto* nl =
+            static_cast<const char*>(std::memchr(buf_.data() + scanned_, '\n', end_ - scanned_))) {
       auto at = static_cast<std::size_t>(nl - buf_.data());
       out = {{buf_.data() + begin_, at - begin_}, ++number_, offset_, true};
       offset_ += at + 1 - begin_;
@@ -76,14 +77,20 @@ bool is_blank(std::string_view line) noexcept {
 
 const char* json_kind_name(int kind) noexcept {
   switch (static_cast<boost::json::kind>(kind)) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "a boolean";
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: return "a number";
-    case boost::json::kind::string: return "a string";
-    case boost::json::kind::array: return "an array";
-    case boost::json::kind::object: return "an object";
+    case boost::json::kind::double_:
+      return "a number";
+    case boost::json::kind::string:
+      return "a string";
+    case boost::json::kind::array:
+      return "an array";
+    case boost::json::kind::object:
+      return "an object";
   }
   return "a JSON value";
 }

@@ -17,9 +17,9 @@ namespace sluice::detail {
 /// One line of a file, without its '\n'.
 struct file_line {
   std::string_view text;
-  std::size_t number = 0;     // 1-based
-  std::uint64_t offset = 0;   // of its first byte
-  bool has_newline = true;    // false only for a last line that the file ends in the middle of
+  std::size_t number = 0;    // 1-based
+  std::uint64_t offset = 0;  // of its first byte
+  bool has_newline = true;   // false only for a last line that the file ends in the middle of
 };
 
 /// Reads a file line by line. Opening fails with jsonl_error ("cannot open: ...", "is a
@@ -42,7 +42,7 @@ class line_file {
   int fd_ = -1;
   std::vector<char> buf_;
   std::size_t begin_ = 0, end_ = 0, scanned_ = 0;  // unconsumed bytes are [begin_, end_)
-  std::uint64_t offset_ = 0;                        // file offset of buf_[begin_]
+  std::uint64_t offset_ = 0;                       // file offset of buf_[begin_]
   std::size_t number_ = 0;
   bool eof_ = false;
 };

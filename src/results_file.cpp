@@ -11,8 +11,8 @@
 namespace sluice::detail {
 namespace json = boost::json;
 
-results_file::results_file(std::filesystem::path path, std::string key_name,
-                           std::size_t key_count, resume_options opts)
+results_file::results_file(std::filesystem::path path, std::string key_name, std::size_t key_count,
+                           resume_options opts)
     : path_(std::move(path)),
       name_(path_.string()),
       key_name_(std::move(key_name)),
@@ -46,7 +46,8 @@ void results_file::settle(queued_key& k) {
   }
   std::size_t id = index_.find(k.text, k.hash);
   if (id == key_index::npos) {
-    problem(k.line, key_name_, "has " + key_name_ + " " + k.text + ", which is not a key asked for");
+    problem(k.line, key_name_,
+            "has " + key_name_ + " " + k.text + ", which is not a key asked for");
     ++summary_.rows_ignored;
   } else if (needed_[id] == 0) {
     problem(k.line, key_name_,
@@ -59,7 +60,9 @@ void results_file::settle(queued_key& k) {
   }
 }
 
-void results_file::expect(const json::value& key) { queue(key_text(key), 0); }
+void results_file::expect(const json::value& key) {
+  queue(key_text(key), 0);
+}
 
 void results_file::expect_string(std::string_view key) {
   string_key_text(key, text_);
@@ -91,8 +94,8 @@ std::vector<key_need> results_file::open() {
   if (scan.torn_line != 0) {
     truncate_file(path_, scan.torn_offset);
     summary_.torn_bytes = scan.torn_bytes;
-    report_line(opts_.report, name_ + ":" + std::to_string(scan.torn_line) +
-                                  ": torn last line (" + std::to_string(scan.torn_bytes) +
+    report_line(opts_.report, name_ + ":" + std::to_string(scan.torn_line) + ": torn last line (" +
+                                  std::to_string(scan.torn_bytes) +
                                   " bytes, no newline, not valid JSON) cut away; resuming");
   }
   out_ = std::make_unique<jsonl_writer>(path_, opts_.sync);
@@ -114,8 +117,9 @@ void results_file::append(const json::value& row) {
     what = "the value generator made a row without the field \"" + key_name_ +
            "\": " + json::serialize(row);
   else if (id == key_index::npos || needed_[id] == 0)
-    what = "the value generator made a row for " + key_name_ + " " + key_text(*k) +
-           (id == key_index::npos ? ", which is not a key asked for" : ", which needs no more rows");
+    what =
+        "the value generator made a row for " + key_name_ + " " + key_text(*k) +
+        (id == key_index::npos ? ", which is not a key asked for" : ", which needs no more rows");
   if (!what.empty()) {
     problem(0, key_name_, what + "; not written");
     ++summary_.rows_rejected;

@@ -28,7 +28,9 @@ asio::awaitable<void> pause() {
   co_await t.async_wait(asio::use_awaitable);
 }
 
-std::string pad_for(std::size_t n) { return std::string(n % 10 == 0 ? 4 << 20 : 64, 'p'); }
+std::string pad_for(std::size_t n) {
+  return std::string(n % 10 == 0 ? 4 << 20 : 64, 'p');
+}
 
 asio::awaitable<void> create(std::string file, int keys, std::size_t count) {
   std::vector<std::string> names;

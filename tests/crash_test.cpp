@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <random>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -67,7 +67,7 @@ std::vector<json::value> rows_after_crash(const std::filesystem::path& p, bool& 
 }
 
 /// Kills `args` 20 times at random moments, checking the file after each kill with `check`;
-/// then runs it to the end. 
+/// then runs it to the end.
 template <class Check>
 int kill_twenty_times(const std::vector<std::string>& args, const std::filesystem::path& file,
                       Check check) {
@@ -97,11 +97,11 @@ TEST(CrashSafety, CreateOrResumeSurvivesTwentySigkills) {
   temp_dir d;
   auto file = d / "results.jsonl";
   const int keys = 60, count = 2;
-  kill_twenty_times({"create", file.string(), std::to_string(keys), std::to_string(count)},
-                               file, [&](const std::vector<json::value>& rows) {
-                                 for (const auto& [key, n] : count_by(rows, "k"))
-                                   ASSERT_LE(n, count) << key << " duplicated";
-                               });
+  kill_twenty_times({"create", file.string(), std::to_string(keys), std::to_string(count)}, file,
+                    [&](const std::vector<json::value>& rows) {
+                      for (const auto& [key, n] : count_by(rows, "k"))
+                        ASSERT_LE(n, count) << key << " duplicated";
+                    });
   bool cut = false;
   auto rows = rows_after_crash(file, cut);
   EXPECT_FALSE(cut);
@@ -118,10 +118,10 @@ TEST(CrashSafety, MapByKeySurvivesTwentySigkills) {
   for (int o = 0; o < rows_in; ++o) in += jsonl({{{"key", o % 50}, {"o", o}}});
   write_file(src, in);
   kill_twenty_times({"map", src.string(), dst.string()}, dst,
-                               [&](const std::vector<json::value>& rows) {
-                                 for (const auto& [o, n] : count_by(rows, "o"))
-                                   ASSERT_EQ(n, 1) << "row o=" << o << " duplicated";
-                               });
+                    [&](const std::vector<json::value>& rows) {
+                      for (const auto& [o, n] : count_by(rows, "o"))
+                        ASSERT_EQ(n, 1) << "row o=" << o << " duplicated";
+                    });
   bool cut = false;
   auto rows = rows_after_crash(dst, cut);
   EXPECT_FALSE(cut);

@@ -160,8 +160,7 @@ TEST(JsonlWriter, SyncsAsItsPolicySays) {
     return std::pair(before_close, out.syncs());
   };
   EXPECT_EQ(count_syncs(fsync_policy::each_row(), 5), syncs(5, 5));
-  EXPECT_EQ(count_syncs({.every_rows = 2, .every = {}, .at_close = true}, 5),
-            syncs(2, 3));
+  EXPECT_EQ(count_syncs({.every_rows = 2, .every = {}, .at_close = true}, 5), syncs(2, 3));
   EXPECT_EQ(count_syncs(fsync_policy::never(), 5), syncs(0, 0));
   // The default: by time (a second), and at close. Five quick rows: one sync, at close.
   EXPECT_EQ(count_syncs({}, 5), syncs(0, 1));
@@ -173,8 +172,7 @@ TEST(JsonlWriter, ADirectoryCannotBeOpenedAndSaysSo) {
     jsonl_writer out(d.path());
     FAIL() << "no error";
   } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(d.path().string() + ": cannot open for appending", 0),
-              0U)
+    EXPECT_EQ(std::string(e.what()).rfind(d.path().string() + ": cannot open for appending", 0), 0U)
         << e.what();
   }
 }

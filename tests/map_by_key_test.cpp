@@ -1,13 +1,13 @@
 // map_by_key_jsonl_file: the seed's catalogue (translated, comparing parsed JSON), resume by
 // row identity where the seed duplicates and drops rows, and cancellation that the seed
 // swallows.
+#include "sluice/map_by_key.hpp"
 #include "files.hpp"
 #include "sluice/errors.hpp"
-#include "sluice/map_by_key.hpp"
 #include "support.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 namespace sluice::test {
 namespace {
@@ -48,7 +48,8 @@ TEST(MapByKey, TheSeedsExampleGivesExactlyItsOutputInSourceOrder) {
   auto s = run_io(map_by_key_jsonl_file(f.src, f.dst, compute{&calls}, seed_options()));
   EXPECT_EQ(read_rows(f.dst), out_trivial);
   // Column order: keep columns, the key, then f's columns.
-  EXPECT_EQ(read_file(f.dst).substr(0, 35), R"({"other":"A","key":10,"result":11})" "\n");
+  EXPECT_EQ(read_file(f.dst).substr(0, 35), R"({"other":"A","key":10,"result":11})"
+                                            "\n");
   EXPECT_EQ(calls, (std::map<std::int64_t, int>{{10, 1}, {20, 1}}));
   EXPECT_EQ(s.rows_written, 3U);
   EXPECT_EQ(s.calls, 2U);
@@ -63,6 +64,7 @@ TEST(MapByKey, OutOfOrderFinishStillGivesTheRightRows) {
     if (!*gate) gate->emplace(co_await asio::this_coro::executor, manual_clock::time_point::max());
     if (k == 10) {
       co_await (*gate)->async_wait(asio::as_tuple(asio::use_awaitable));
+      gate->reset();  // while the io_context lives
     } else {
       co_await sleep(1ms);
       (*gate)->cancel();
@@ -77,7 +79,8 @@ TEST(MapByKey, OutOfOrderFinishStillGivesTheRightRows) {
 
 TEST(MapByKey, ResumeDoesNotRecompute) {
   files f(in_trivial);
-  write_file(f.dst, R"({"other":"A","key":10,"result":11})" "\n");
+  write_file(f.dst, R"({"other":"A","key":10,"result":11})"
+                    "\n");
   std::map<std::int64_t, int> calls;
   auto s = run_io(map_by_key_jsonl_file(f.src, f.dst, compute{&calls}, seed_options()));
   EXPECT_EQ(calls, (std::map<std::int64_t, int>{{20, 1}}));
@@ -157,8 +160,9 @@ TEST(MapByKey, ResumeAfterAFailedKeyWritesEveryRowExactlyOnce) {
   std::map<std::int64_t, int> calls;
   run_io(map_by_key_jsonl_file(f.src, f.dst, failing_for({}, &calls), o));
   EXPECT_EQ(calls, (std::map<std::int64_t, int>{{2, 1}}));
-  EXPECT_EQ(count_by(read_rows(f.dst), "o"),
-            (std::map<std::string, int>{{"0", 1}, {"1", 1}, {"2", 1}, {"3", 1}, {"4", 1}, {"5", 1}}));
+  EXPECT_EQ(
+      count_by(read_rows(f.dst), "o"),
+      (std::map<std::string, int>{{"0", 1}, {"1", 1}, {"2", 1}, {"3", 1}, {"4", 1}, {"5", 1}}));
   for (const auto& r : read_rows(f.dst))
     EXPECT_EQ(r.at("result").as_int64(), r.at("key").as_int64() + 1);
 }
@@ -258,7 +262,9 @@ TEST(MapByKey, DestinationRowsThatTheSourceLacksAreInconsistencies) {
 
 TEST(MapByKey, ATornLastLineOfTheDestinationIsCutAway) {
   files f(in_trivial);
-  write_file(f.dst, R"({"other":"A","key":10,"result":11})" "\n" R"({"other":"B","ke)");
+  write_file(f.dst, R"({"other":"A","key":10,"result":11})"
+                    "\n"
+                    R"({"other":"B","ke)");
   std::vector<std::string> said;
   auto o = seed_options();
   o.report = [&](std::string_view m) { said.emplace_back(m); };

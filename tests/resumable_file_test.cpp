@@ -1,8 +1,8 @@
 // create_or_resume_jsonl_file and its run_bounded form: the seed's catalogue (translated,
 // comparing parsed JSON), the torn line, and the bad-input catalogue.
+#include "sluice/resumable_file.hpp"
 #include "files.hpp"
 #include "sluice/errors.hpp"
-#include "sluice/resumable_file.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -94,7 +94,8 @@ TEST(CreateOrResume, AnUnknownKeyRaisesBeforeAnythingIsWritten) {
     create(p, {"a", "b"}, 1, asked);
     FAIL() << "no error";
   } catch (const jsonl_error& e) {
-    EXPECT_EQ(std::string(e.what()), p.string() + ":2: has k \"zzz\", which is not a key asked for");
+    EXPECT_EQ(std::string(e.what()),
+              p.string() + ":2: has k \"zzz\", which is not a key asked for");
     EXPECT_EQ(e.line(), 2U);
     EXPECT_EQ(e.field(), "k");
   }
@@ -250,9 +251,9 @@ TEST(CreateOrResume, GeneratedRowsAreCheckedAndShortfallsSaid) {
   EXPECT_EQ(read_rows(p).size(), 1U);
   // Under raise the first bad row throws; the good row before it stays.
   std::filesystem::remove(p);
-  EXPECT_THROW(run_io(create_or_resume_jsonl_file(p, "k", 1, std::vector<std::string>{"a", "b"},
-                                                  wrong)),
-               jsonl_error);
+  EXPECT_THROW(
+      run_io(create_or_resume_jsonl_file(p, "k", 1, std::vector<std::string>{"a", "b"}, wrong)),
+      jsonl_error);
   EXPECT_EQ(read_rows(p).size(), 1U);
 }
 
@@ -281,8 +282,11 @@ TEST(CreateOrResume, TakesAStreamOfRows) {
   temp_dir d;
   auto p = d / "r.jsonl";
   auto gen = [](std::vector<key_need> need) {
-    return amap([](key_need n) -> asio::awaitable<json::object> { co_return json::object{{"k", n.key}}; },
-                std::move(need));
+    return amap(
+        [](key_need n) -> asio::awaitable<json::object> {
+          co_return json::object{{"k", n.key}};
+        },
+        std::move(need));
   };
   run_io(create_or_resume_jsonl_file(p, "k", 1, std::vector<int>{1, 2, 3}, gen));
   EXPECT_EQ(count_by(read_rows(p), "k"),

@@ -16,8 +16,8 @@
 #include <chrono>
 #include <filesystem>
 #include <ranges>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -26,8 +26,10 @@ namespace sluice {
 namespace detail {
 
 template <class T>
-concept awaitable_value = requires { typename T::value_type; } &&
-                          std::is_same_v<T, boost::asio::awaitable<typename T::value_type>>;
+concept awaitable_value = requires {
+  typename T::value_type;
+}
+&&std::is_same_v<T, boost::asio::awaitable<typename T::value_type>>;
 
 /// Feeds what a value generator returned to `out`, in its order: a sluice::stream of rows, or
 /// a range whose elements are rows, awaitables of rows, or callables returning those.
@@ -124,8 +126,7 @@ boost::asio::awaitable<resume_summary> run_bounded_create_or_resume_jsonl_file(
     return amap<Clock>(detail::invoke_element{}, g(std::move(need)), run);
   };
   return create_or_resume_jsonl_file(std::move(path), std::move(key_name), key_count,
-                                     std::forward<Keys>(keys), std::move(bounded),
-                                     std::move(opts));
+                                     std::forward<Keys>(keys), std::move(bounded), std::move(opts));
 }
 
 /// As above, with the default resume_options.
@@ -133,10 +134,9 @@ template <class Clock = std::chrono::steady_clock, class Keys, class Generator>
 boost::asio::awaitable<resume_summary> run_bounded_create_or_resume_jsonl_file(
     std::filesystem::path path, std::string key_name, std::size_t key_count, Keys&& keys,
     Generator value_generator, options run) {
-  return run_bounded_create_or_resume_jsonl_file<Clock>(std::move(path), std::move(key_name),
-                                                        key_count, std::forward<Keys>(keys),
-                                                        std::move(value_generator),
-                                                        std::move(run), resume_options{});
+  return run_bounded_create_or_resume_jsonl_file<Clock>(
+      std::move(path), std::move(key_name), key_count, std::forward<Keys>(keys),
+      std::move(value_generator), std::move(run), resume_options{});
 }
 
 }  // namespace sluice

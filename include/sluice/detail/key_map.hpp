@@ -43,13 +43,13 @@ struct map_by_key_options {
 
 /// What map_by_key_jsonl_file found and did.
 struct map_by_key_summary {
-  std::size_t rows_read = 0;      // src rows (bad rows skipped under print not included)
-  std::size_t rows_resumed = 0;   // src rows whose output row dst already held
-  std::size_t rows_written = 0;   // output rows written by this call
-  std::size_t rows_failed = 0;    // src rows left out because f failed for their key
-  std::size_t calls = 0;          // calls of f made by this call
+  std::size_t rows_read = 0;     // src rows (bad rows skipped under print not included)
+  std::size_t rows_resumed = 0;  // src rows whose output row dst already held
+  std::size_t rows_written = 0;  // output rows written by this call
+  std::size_t rows_failed = 0;   // src rows left out because f failed for their key
+  std::size_t calls = 0;         // calls of f made by this call
   std::size_t keys_failed = 0;
-  std::uint64_t torn_bytes = 0;   // a torn last line of dst cut away (0: none)
+  std::uint64_t torn_bytes = 0;  // a torn last line of dst cut away (0: none)
 };
 
 namespace detail {
@@ -57,10 +57,10 @@ namespace detail {
 class key_map {
  public:
   struct key_state {
-    std::string_view text;  // key_text of the key (the map's own string)
-    std::size_t done = 0;  // output rows dst already holds for this key
-    std::size_t seen = 0;  // src rows read so far with this key
-    std::size_t line = 0;  // src line of the row f gets
+    std::string_view text;                          // key_text of the key (the map's own string)
+    std::size_t done = 0;                           // output rows dst already holds for this key
+    std::size_t seen = 0;                           // src rows read so far with this key
+    std::size_t line = 0;                           // src line of the row f gets
     std::optional<boost::json::object> first_done;  // dst's first row, until `result` is rebuilt
     std::optional<boost::json::object> result;      // f's columns
     bool started = false, failed = false;

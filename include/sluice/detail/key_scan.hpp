@@ -34,12 +34,12 @@ struct keyed_row {
 
 /// What a scan found besides the rows.
 struct scan_result {
-  std::size_t rows = 0;            // rows passed to on_row
+  std::size_t rows = 0;  // rows passed to on_row
   std::size_t blank_lines = 0;
-  std::size_t bad_rows = 0;        // reported under on_error::print
-  bool needs_newline = false;      // the last row is whole but its '\n' is missing
-  std::size_t torn_line = 0;       // line number of a torn last line, 0 if none
-  std::uint64_t torn_offset = 0;   // where it starts: the length to truncate the file to
+  std::size_t bad_rows = 0;       // reported under on_error::print
+  bool needs_newline = false;     // the last row is whole but its '\n' is missing
+  std::size_t torn_line = 0;      // line number of a torn last line, 0 if none
+  std::uint64_t torn_offset = 0;  // where it starts: the length to truncate the file to
   std::uint64_t torn_bytes = 0;
 };
 

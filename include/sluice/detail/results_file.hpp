@@ -8,8 +8,8 @@
 
 #include <boost/json/value.hpp>
 
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -83,7 +83,7 @@ class results_file {
   std::string key_name_;
   std::size_t key_count_;
   resume_options opts_;
-  key_index index_;                 // key_text of each key -> id, in the order expected
+  key_index index_;                  // key_text of each key -> id, in the order expected
   std::vector<std::size_t> needed_;  // rows each key still needs, by id
   std::string text_;                 // scratch for key texts
   std::array<queued_key, 16> queued_{};
