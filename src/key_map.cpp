@@ -52,15 +52,8 @@ void key_map::read_dst(const std::filesystem::path& dst) {
         },
         [&](const jsonl_error& e) { bad_input(opts_.errors, opts_.report, e); });
   }
-  if (scan.torn_line != 0) {
-    truncate_file(dst, scan.torn_offset);
-    summary_.torn_bytes = scan.torn_bytes;
-    report_line(opts_.report, dst_name_ + ":" + std::to_string(scan.torn_line) +
-                                  ": torn last line (" + std::to_string(scan.torn_bytes) +
-                                  " bytes, no newline, not valid JSON) cut away; resuming");
-  }
-  dst_ = std::make_unique<jsonl_writer>(dst, opts_.sync);
-  if (scan.needs_newline && scan.torn_line == 0) dst_->write_raw("\n");
+  dst_ = open_for_append(dst, scan, opts_.sync, opts_.report);
+  summary_.torn_bytes = scan.torn_bytes;
 }
 
 // f's columns of a resumed key, from dst's first row of it and the src row it was made from:

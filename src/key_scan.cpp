@@ -213,15 +213,26 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
   return out;
 }
 
-void truncate_file(const std::filesystem::path& path, std::uint64_t length) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(length)) != 0 || ::fdatasync(fd) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    throw jsonl_error(path.string(), 0, {},
-                      std::string("cannot cut the torn last line away: ") + std::strerror(err));
+std::unique_ptr<jsonl_writer> open_for_append(const std::filesystem::path& path,
+                                              const scan_result& scan, fsync_policy sync,
+                                              const report_fn& report) {
+  if (scan.torn_line != 0) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(scan.torn_offset)) != 0 ||
+        ::fdatasync(fd) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw jsonl_error(path.string(), scan.torn_line, {},
+                        std::string("cannot cut the torn last line away: ") + std::strerror(err));
+    }
+    ::close(fd);
+    report_line(report, path.string() + ":" + std::to_string(scan.torn_line) +
+                            ": torn last line (" + std::to_string(scan.torn_bytes) +
+                            " bytes, no newline, not valid JSON) cut away; resuming");
   }
-  ::close(fd);
+  auto out = std::make_unique<jsonl_writer>(path, sync);
+  if (scan.needs_newline && scan.torn_line == 0) out->write_raw("\n");
+  return out;
 }
 
 }  // namespace sluice::detail

@@ -91,15 +91,8 @@ std::vector<key_need> results_file::open() {
     summary_.rows_ignored += scan.bad_rows;
   }
   // Only now that the whole file has been accepted is anything changed in it.
-  if (scan.torn_line != 0) {
-    truncate_file(path_, scan.torn_offset);
-    summary_.torn_bytes = scan.torn_bytes;
-    report_line(opts_.report, name_ + ":" + std::to_string(scan.torn_line) + ": torn last line (" +
-                                  std::to_string(scan.torn_bytes) +
-                                  " bytes, no newline, not valid JSON) cut away; resuming");
-  }
-  out_ = std::make_unique<jsonl_writer>(path_, opts_.sync);
-  if (scan.needs_newline && scan.torn_line == 0) out_->write_raw("\n");
+  out_ = open_for_append(path_, scan, opts_.sync, opts_.report);
+  summary_.torn_bytes = scan.torn_bytes;
   std::vector<key_need> missing;
   for (std::size_t id = 0; id < needed_.size(); ++id)
     if (needed_[id] > 0) missing.push_back({json::parse(index_.text(id)), needed_[id]});

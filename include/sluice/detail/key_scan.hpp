@@ -3,6 +3,7 @@
 #pragma once
 
 #include "sluice/jsonl_reader.hpp"
+#include "sluice/jsonl_writer.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -53,7 +55,10 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
 /// Raises `e` (on_error::raise) or reports it and returns (print).
 void bad_input(on_error errors, const report_fn& report, const jsonl_error& e);
 
-/// Truncates `path` to `length` bytes (cutting a torn last line away) and fsyncs it.
-void truncate_file(const std::filesystem::path& path, std::uint64_t length);
+/// Opens a scanned file for appending: cuts its torn last line away (and reports it), and
+/// ends a last row that lacks its '\n' with one.
+std::unique_ptr<jsonl_writer> open_for_append(const std::filesystem::path& path,
+                                              const scan_result& scan, fsync_policy sync,
+                                              const report_fn& report);
 
 }  // namespace sluice::detail
