@@ -23,7 +23,7 @@ struct jsonl_reader::impl {
 
   detail::line_file lines;
   jsonl_read_options opts;
-  boost::json::parser parser;
+  boost::json::parser parser{{}, detail::row_parse_options()};
   boost::json::value row;
   std::size_t line = 0, blank = 0, skipped = 0;
 

@@ -1,5 +1,7 @@
 #include "sluice/detail/key_map.hpp"
 
+#include "line_file.hpp"
+
 #include "sluice/detail/key_scan.hpp"
 #include "sluice/errors.hpp"
 
@@ -48,7 +50,7 @@ void key_map::read_dst(const std::filesystem::path& dst) {
         dst, opts_.key,
         [&](const keyed_row& r) {
           auto& k = state(std::string(r.key));
-          if (k.done++ == 0) k.first_done = json::parse(r.line).as_object();
+          if (k.done++ == 0) k.first_done = parse_row(r.line).as_object();
         },
         [&](const jsonl_error& e) { bad_input(opts_.errors, opts_.report, e); });
   }

@@ -168,7 +168,7 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
                       const std::function<void(const keyed_row&)>& on_row,
                       const std::function<void(const jsonl_error&)>& on_bad) {
   line_file lines(path);
-  json::basic_parser<key_handler> p(json::parse_options{}, key_name);
+  json::basic_parser<key_handler> p(row_parse_options(), key_name);
   scan_result out;
   file_line l;
   while (lines.next(l)) {
@@ -205,7 +205,7 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       continue;
     }
     auto& h = p.handler();
-    if (h.composite) h.text = key_text(json::parse(l.text).as_object().at(key_name));
+    if (h.composite) h.text = key_text(parse_row(l.text).as_object().at(key_name));
     if (!l.has_newline) out.needs_newline = true;
     ++out.rows;
     on_row({l.text, l.number, h.text});

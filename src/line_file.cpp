@@ -1,6 +1,7 @@
 #include "line_file.hpp"
 
 #include <boost/json/kind.hpp>
+#include <boost/json/parse.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -69,6 +70,17 @@ bool line_file::next(file_line& out) {
   offset_ += end_ - begin_;
   begin_ = scanned_ = end_;
   return true;
+}
+
+boost::json::parse_options row_parse_options() noexcept {
+  boost::json::parse_options o;
+  o.max_depth = 1000;
+  return o;
+}
+
+boost::json::value parse_row(std::string_view text) {
+  return boost::json::parse(boost::json::string_view(text.data(), text.size()), {},
+                            row_parse_options());
 }
 
 bool is_blank(std::string_view line) noexcept {

@@ -5,6 +5,9 @@
 
 #include "sluice/errors.hpp"
 
+#include <boost/json/parse_options.hpp>
+#include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -46,6 +49,12 @@ class line_file {
   std::size_t number_ = 0;
   bool eof_ = false;
 };
+
+/// How rows are parsed: Boost.JSON's defaults, but nesting up to 1000 deep (not 32).
+boost::json::parse_options row_parse_options() noexcept;
+
+/// A whole row that has already been validated, parsed as a DOM with row_parse_options.
+boost::json::value parse_row(std::string_view text);
 
 /// True for a line of spaces, tabs and '\r' only (or none).
 bool is_blank(std::string_view line) noexcept;

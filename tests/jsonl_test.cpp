@@ -41,6 +41,14 @@ TEST(JsonlReader, StreamsRowsWithTheirLineNumbersAndSkipsBlankLines) {
   EXPECT_EQ(in.blank_lines(), 2U);
 }
 
+TEST(JsonlReader, RowsMayNestAHundredLevelsDeep) {
+  temp_dir d;
+  std::string deep = "{\"a\":" + std::string(100, '[') + "1" + std::string(100, ']') + "}\n";
+  write_file(d / "deep.jsonl", deep + deep);
+  jsonl_reader in(d / "deep.jsonl");
+  EXPECT_EQ(collect(in).size(), 2U);
+}
+
 TEST(JsonlReader, AnEmptyFileHasNoRows) {
   temp_dir d;
   write_file(d / "e.jsonl", "");

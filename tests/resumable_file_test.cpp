@@ -154,6 +154,17 @@ TEST(CreateOrResume, AWholeLastRowWithoutItsNewlineCountsAndGetsOne) {
   EXPECT_EQ(read_file(p), "{\"k\":\"a\"}\n{\"k\":\"b\",\"v\":0}\n");
 }
 
+TEST(CreateOrResume, DeeplyNestedRowsAndCompositeKeysAreCounted) {
+  temp_dir d;
+  auto p = d / "r.jsonl";
+  std::string deep = std::string(100, '[') + "1" + std::string(100, ']');
+  write_file(p, "{\"x\":" + deep + ",\"k\":[1,2]}\n");
+  std::vector<needs> asked;
+  auto s = create(p, {json::array{1, 2}, json::array{3}}, 1, asked);
+  EXPECT_EQ(s.rows_found, 1U);
+  EXPECT_EQ(asked, (std::vector<needs>{{{"[3]", 1}}}));
+}
+
 TEST(CreateOrResume, AnEmptyFileIsResumedFromNothing) {
   temp_dir d;
   auto p = d / "r.jsonl";
