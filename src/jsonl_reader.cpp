@@ -33,15 +33,13 @@ struct jsonl_reader::impl {
     parser.reset();
     std::size_t used = parser.write(l.text.data(), l.text.size(), ec);
     if (ec) {
-      std::string what = "invalid JSON at column " + std::to_string(used + 1) + ": " + ec.message();
+      std::string what = detail::invalid_json_message(used, ec);
       if (!l.has_newline)
         what = "torn last line (no newline at the end of the file, and " + what + ")";
       return what;
     }
     row = parser.release();
-    if (!row.is_object())
-      return std::string("row is ") + detail::json_kind_name(static_cast<int>(row.kind())) +
-             ", not a JSON object";
+    if (!row.is_object()) return detail::not_an_object_message(row.kind());
     return {};
   }
 };

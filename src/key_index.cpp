@@ -32,7 +32,7 @@ void key_index::free_slots::operator()(slot* s) const noexcept {
 void key_index::reserve(std::size_t keys) {
   starts_.reserve(keys + 1);
   std::size_t want = std::bit_ceil(keys + keys / 2 + 16);
-  if (want > mask_ + 1 || mask_ == 0) rehash(want);
+  if (want > mask_ + 1) rehash(want);
 }
 
 void key_index::rehash(std::size_t count) {

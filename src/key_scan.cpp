@@ -189,10 +189,9 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
         out.torn_bytes = l.text.size();
         break;
       }
-      what = "invalid JSON at column " + std::to_string(used + 1) + ": " + ec.message();
+      what = invalid_json_message(used, ec);
     } else if (p.handler().top != json::kind::object) {
-      what = std::string("row is ") + json_kind_name(static_cast<int>(p.handler().top)) +
-             ", not a JSON object";
+      what = not_an_object_message(p.handler().top);
     } else if (!p.handler().found) {
       on_bad(jsonl_error(lines.name(), l.number, std::string(key_name),
                          "field \"" + std::string(key_name) + "\" is missing"));

@@ -1,6 +1,5 @@
 #include "line_file.hpp"
 
-#include <boost/json/kind.hpp>
 #include <boost/json/parse.hpp>
 
 #include <fcntl.h>
@@ -87,24 +86,35 @@ bool is_blank(std::string_view line) noexcept {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
-const char* json_kind_name(int kind) noexcept {
-  switch (static_cast<boost::json::kind>(kind)) {
+std::string invalid_json_message(std::size_t used, const boost::system::error_code& ec) {
+  return "invalid JSON at column " + std::to_string(used + 1) + ": " + ec.message();
+}
+
+std::string not_an_object_message(boost::json::kind kind) {
+  const char* name = "a JSON value";
+  switch (kind) {
     case boost::json::kind::null:
-      return "null";
+      name = "null";
+      break;
     case boost::json::kind::bool_:
-      return "a boolean";
+      name = "a boolean";
+      break;
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
     case boost::json::kind::double_:
-      return "a number";
+      name = "a number";
+      break;
     case boost::json::kind::string:
-      return "a string";
+      name = "a string";
+      break;
     case boost::json::kind::array:
-      return "an array";
+      name = "an array";
+      break;
     case boost::json::kind::object:
-      return "an object";
+      name = "an object";
+      break;
   }
-  return "a JSON value";
+  return std::string("row is ") + name + ", not a JSON object";
 }
 
 }  // namespace sluice::detail

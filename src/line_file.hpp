@@ -5,8 +5,10 @@
 
 #include "sluice/errors.hpp"
 
+#include <boost/json/kind.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +61,10 @@ boost::json::value parse_row(std::string_view text);
 /// True for a line of spaces, tabs and '\r' only (or none).
 bool is_blank(std::string_view line) noexcept;
 
-/// "a JSON array" / "a string" ...: the kind of a JSON value, for messages.
-const char* json_kind_name(int kind) noexcept;
+/// "invalid JSON at column 6: syntax error": a parse that stopped after `used` bytes.
+std::string invalid_json_message(std::size_t used, const boost::system::error_code& ec);
+
+/// "row is an array, not a JSON object", for a row of this kind.
+std::string not_an_object_message(boost::json::kind kind);
 
 }  // namespace sluice::detail

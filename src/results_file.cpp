@@ -79,7 +79,6 @@ std::vector<key_need> results_file::open() {
   bool exists = std::filesystem::exists(path_, ec);
   scan_result scan;
   if (exists) {
-    drain();
     scanning_ = true;
     scan = scan_keys(
         path_, key_name_, [&](const keyed_row& r) { queue(r.key, r.number); },

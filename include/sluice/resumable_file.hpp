@@ -39,14 +39,11 @@ boost::asio::awaitable<void> for_each_row(Rows& rows, Out out) {
     while (auto row = co_await rows.next()) out(boost::json::value_from(std::move(*row)));
   } else {
     for (auto&& element : rows) {
-      using E = std::remove_cvref_t<decltype(element)>;
-      if constexpr (awaitable_value<E>) {
-        out(boost::json::value_from(co_await std::move(element)));
-      } else if constexpr (std::is_invocable_v<E&>) {
-        out(boost::json::value_from(co_await std::invoke(element)));
-      } else {
-        out(boost::json::value_from(std::move(element)));
-      }
+      auto row = invoke_element{}(element);  // a callable's awaitable, or the element
+      if constexpr (awaitable_value<decltype(row)>)
+        out(boost::json::value_from(co_await std::move(row)));
+      else
+        out(boost::json::value_from(std::move(row)));
     }
   }
 }
