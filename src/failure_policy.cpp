@@ -10,6 +10,10 @@ failure_policy::action failure_policy::on_success() {
 failure_policy::action failure_policy::on_failure(std::size_t index, std::exception_ptr error,
                                                   std::size_t attempts) {
   ++failed_;
+  if (delivered_)
+    return errors_policy_ == error_policy::fail_fast ? action::stop_and_cancel
+           : errors_policy_ == error_policy::halt    ? check_halt()
+                                                     : action::go_on;
   if (errors_policy_ == error_policy::fail_fast) {
     set_first_error(std::move(error));
     return action::stop_and_cancel;

@@ -28,7 +28,10 @@ namespace detail {
 template <class T>
 class stream_sink {
  public:
-  stream_sink(bool ordered, std::size_t window) : ordered_(ordered), window_(window) {}
+  /// `skip_gaps`: once the run has finished, an ordered stream passes over the places of
+  /// tasks that never delivered (cancelled by a stop) and delivers what completed after them.
+  stream_sink(bool ordered, std::size_t window, bool skip_gaps = false)
+      : ordered_(ordered), skip_gaps_(skip_gaps), window_(window) {}
 
   template <class E>
   void on_value(E& e, std::size_t index, T&& value) {
@@ -52,6 +55,7 @@ class stream_sink {
   }
   template <class E>
   void on_finished(E& e) {
+    finished_ = true;
     wake(e);
   }
 
@@ -65,7 +69,9 @@ class stream_sink {
       ready_.pop_front();
       ++delivered_;
     } else {
-      while (!slots_.empty() && slots_.front().state == slot_state::failed) {
+      while (!slots_.empty() && (slots_.front().state == slot_state::failed ||
+                                 (skip_gaps_ && finished_ &&
+                                  slots_.front().state == slot_state::empty))) {
         slots_.pop_front();
         ++base_;
         ++delivered_;
@@ -106,6 +112,8 @@ class stream_sink {
   }
 
   bool ordered_;
+  bool skip_gaps_;
+  bool finished_ = false;
   std::size_t window_;
   std::size_t delivered_ = 0;
   std::deque<T> ready_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sluice/amap.hpp"
+#include "sluice/amap_results.hpp"
 #include "sluice/batch_loader.hpp"
 #include "sluice/batches.hpp"
 #include "sluice/errors.hpp"

@@ -145,11 +145,17 @@ using task_result_t =
 ///   void on_value(E&, std::size_t index, R&&)   (or on_value(E&, index) for void results)
 ///   void on_failure(E&, std::size_t index)      a task failed under keep_going
 ///   void on_finished(E&)                        every worker has exited
+/// A sink that declares `static constexpr bool delivers_failures = true` gets every ended
+/// task instead, with its attempt count, and the run keeps no failure list of its own:
+///   void on_value(E&, std::size_t index, std::size_t attempts, R&&)
+///   void on_error(E&, std::size_t index, std::exception_ptr, std::size_t attempts)
+/// (a task cancelled by the run's own stop is neither).
 template <class Clock, class Source, class Fn, class Sink>
 class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sink>>,
                private wait_owner<char> {
  public:
   using result_type = task_result_t<Source, Fn>;
+  static constexpr bool delivers_failures = requires { requires Sink::delivers_failures; };
 
   engine(Source src, Fn fn, Sink sink, const options& opts)
       : src_(std::move(src)),
@@ -157,7 +163,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         sink_(std::move(sink)),
         opts_((validate(opts), opts)),
         attempts_(needs_attempts(opts)),
-        policy_(opts),
+        policy_(opts, delivers_failures),
         max_workers_(opts.max_at_once == 0 ? unlimited : tasks_held(opts)) {}
   engine(const engine&) = delete;
 
@@ -300,9 +306,12 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   }
 
   template <class... V>
-  void task_succeeded(std::size_t index, V&&... value) {
+  void task_succeeded(std::size_t index, std::size_t attempts, V&&... value) {
     record(opts_.progress, progress::event::succeeded);
-    sink_.on_value(*this, index, std::forward<V>(value)...);
+    if constexpr (delivers_failures)
+      sink_.on_value(*this, index, attempts, std::forward<V>(value)...);
+    else
+      sink_.on_value(*this, index, std::forward<V>(value)...);
     if (opts_.errors == error_policy::halt) apply(policy_.on_success());
   }
 
@@ -314,9 +323,14 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
       return;
     }
     record(opts_.progress, progress::event::failed);
-    const auto a = policy_.on_failure(index, std::move(e), attempts);
-    if (opts_.errors != error_policy::fail_fast) sink_.on_failure(*this, index);
-    apply(a);
+    if constexpr (delivers_failures) {
+      sink_.on_error(*this, index, e, attempts);
+      apply(policy_.on_failure(index, std::move(e), attempts));
+    } else {
+      const auto a = policy_.on_failure(index, std::move(e), attempts);
+      if (opts_.errors != error_policy::fail_fast) sink_.on_failure(*this, index);
+      apply(a);
+    }
   }
 
   // Hooks for run_attempts: a task backing off releases its place and its limiter permit.
@@ -337,9 +351,10 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     try {
       if constexpr (std::is_void_v<result_type>) {
         co_await run_attempts(w, opts_, attempt, hooks);
-        task_succeeded(index);
+        task_succeeded(index, w.attempts);
       } else {
-        task_succeeded(index, co_await run_attempts(w, opts_, attempt, hooks));
+        auto value = co_await run_attempts(w, opts_, attempt, hooks);
+        task_succeeded(index, w.attempts, std::move(value));
       }
     } catch (...) {
       task_failed(index, std::current_exception(), w.attempts);
@@ -386,9 +401,9 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         try {
           if constexpr (std::is_void_v<result_type>) {
             co_await std::invoke(fn_, Source::arg(*item));
-            task_succeeded(index);
+            task_succeeded(index, 1);
           } else {
-            task_succeeded(index, co_await std::invoke(fn_, Source::arg(*item)));
+            task_succeeded(index, 1, co_await std::invoke(fn_, Source::arg(*item)));
           }
         } catch (...) {
           task_failed(index, std::current_exception(), 1);

@@ -16,7 +16,11 @@ class failure_policy {
   /// What the run must do after a task ended.
   enum class action { go_on, stop, stop_and_cancel };
 
-  explicit failure_policy(const options& opts) : errors_policy_(opts.errors), halt_(opts.halt) {}
+  /// With `delivered`, the run hands every failure to its caller as it happens: none is
+  /// kept (memory stays flat over any number of failures) and rethrow() throws only errors
+  /// that are not a task's.
+  explicit failure_policy(const options& opts, bool delivered = false)
+      : errors_policy_(opts.errors), halt_(opts.halt), delivered_(delivered) {}
 
   action on_success();
   action on_failure(std::size_t index, std::exception_ptr error, std::size_t attempts);
@@ -45,6 +49,7 @@ class failure_policy {
   std::size_t succeeded_ = 0;
   std::size_t failed_ = 0;
   bool halted_ = false;
+  bool delivered_;
   std::exception_ptr first_error_;
   std::vector<task_error> errors_;
 };
