@@ -380,3 +380,83 @@ TEST(RunBoundedCreateOrResume, AFailureStopsTheRestAfterTheRowsAlreadyDone) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+struct seen_row {
+  std::string key;
+  std::string row;
+  std::size_t line;
+  bool operator==(const seen_row&) const = default;
+};
+
+std::vector<seen_row> reopen(const std::filesystem::path& p, messages& m,
+                             on_error errors = on_error::raise) {
+  std::vector<seen_row> seen;
+  auto out = resume_jsonl_file(
+      p, "k",
+      [&](std::string_view key, const json::object& row, std::size_t line) {
+        seen.push_back({std::string(key), json::serialize(row), line});
+      },
+      {.errors = errors, .report = m.fn()});
+  out->write(json::object{{"k", "new"}});
+  return seen;
+}
+
+TEST(ResumeJsonlFile, PassesEveryRowWithItsKeyThenAppends) {
+  temp_dir d;
+  write_file(d / "r.jsonl", "{\"k\":1,\"v\":2}\n\n{\"k\":\"1\"}\n");
+  messages m;
+  EXPECT_EQ(reopen(d / "r.jsonl", m), (std::vector<seen_row>{{"1", "{\"k\":1,\"v\":2}", 1},
+                                                              {"\"1\"", "{\"k\":\"1\"}", 3}}));
+  EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":1,\"v\":2}\n\n{\"k\":\"1\"}\n{\"k\":\"new\"}\n");
+  EXPECT_TRUE(m.said.empty());
+}
+
+TEST(ResumeJsonlFile, CutsATornLastLineAndReportsIt) {
+  temp_dir d;
+  write_file(d / "r.jsonl", "{\"k\":1}\n{\"k\":2,\"v\":\"hal");
+  messages m;
+  EXPECT_EQ(reopen(d / "r.jsonl", m).size(), 1u);
+  EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":1}\n{\"k\":\"new\"}\n");
+  ASSERT_EQ(m.said.size(), 1u);
+  EXPECT_NE(m.said[0].find("r.jsonl:2: torn last line (15 bytes"), std::string::npos) << m.said[0];
+}
+
+TEST(ResumeJsonlFile, EndsALastRowThatLacksItsNewline) {
+  temp_dir d;
+  write_file(d / "r.jsonl", "{\"k\":1}");
+  messages m;
+  EXPECT_EQ(reopen(d / "r.jsonl", m).size(), 1u);
+  EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":1}\n{\"k\":\"new\"}\n");
+}
+
+TEST(ResumeJsonlFile, CreatesAMissingFile) {
+  temp_dir d;
+  messages m;
+  EXPECT_TRUE(reopen(d / "r.jsonl", m).empty());
+  EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":\"new\"}\n");
+}
+
+TEST(ResumeJsonlFile, ABadRowRaisesBeforeTheFileIsChangedOrIsReportedUnderPrint) {
+  temp_dir d;
+  const std::string text = "{\"k\":1}\n[1]\n{\"v\":2}\n{\"k\":3}";
+  write_file(d / "r.jsonl", text);
+  messages m;
+  try {
+    reopen(d / "r.jsonl", m);
+    ADD_FAILURE() << "no error";
+  } catch (const jsonl_error& e) {
+    EXPECT_EQ(e.line(), 2u);
+    EXPECT_STREQ(e.what(), (d / "r.jsonl").string().append(":2: row is an array, not a JSON object").c_str());
+  }
+  EXPECT_EQ(read_file(d / "r.jsonl"), text);
+  auto seen = reopen(d / "r.jsonl", m, on_error::print);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].line, 4u);
+  EXPECT_EQ(m.said.size(), 2u);  // the array, the row without "k"
+}
+
+}  // namespace
+}  // namespace sluice::test

@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <ranges>
 #include <string>
 #include <string_view>
@@ -23,6 +25,24 @@
 #include <vector>
 
 namespace sluice {
+
+/// Reopens a results file that an earlier run (crashed, killed or finished) appended to, to
+/// append more: every row already there is passed to on_row with its key (the compact JSON
+/// text of its `key_name` field: 1 and "1" differ) and its line number; a torn last line is
+/// cut away and reported; a last row that lacks its '\n' gets one. A missing file is created
+/// empty. Bad rows (invalid JSON, not an object, no `key_name`) go through opts.errors: raise
+/// throws sluice::jsonl_error before the file is changed, print reports and skips them.
+/// Returns the writer to append with (opts.sync).
+///
+///     std::set<std::string> done;
+///     auto out = sluice::resume_jsonl_file("results.jsonl", "id",
+///         [&](std::string_view key, const boost::json::object&, std::size_t) { done.emplace(key); });
+std::unique_ptr<jsonl_writer> resume_jsonl_file(
+    const std::filesystem::path& path, std::string_view key_name,
+    const std::function<void(std::string_view key, const boost::json::object& row,
+                             std::size_t line)>& on_row,
+    const resume_options& opts = {});
+
 namespace detail {
 
 template <class T>
