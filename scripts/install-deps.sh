@@ -10,12 +10,14 @@ pkgs=(
   libboost1.81-dev             # Boost.Asio (coroutines, timers, cancellation), Boost.Process v2
   libboost-filesystem1.81-dev  # Boost.Filesystem, which Boost.Process v2 links in Boost 1.81
   libboost-json1.81-dev        # Boost.JSON: JSON Lines rows (parse, serialize)
+  libcli11-dev                 # CLI11: the command line of the sluice tool
+  libfmt-dev                   # fmt: the CLI's messages, progress line and job log
   libgtest-dev libgmock-dev    # tests
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests
 )
 if [[ ${1:-} == --bench ]]; then
-  pkgs+=(python3)
+  pkgs+=(python3 parallel)    # GNU parallel: the CLI benchmark's peer
 fi
 
 missing=()

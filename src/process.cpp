@@ -98,6 +98,20 @@ std::string resolve(const std::string& name, const std::vector<std::string>& env
                                                 : "cannot run '" + name + "': permission denied");
 }
 
+}  // namespace
+
+std::string find_program(const std::string& name) {
+  std::vector<std::string> env;
+  if (const char* path = std::getenv("PATH")) env.push_back(std::string("PATH=") + path);
+  std::string exe = resolve(name, env);
+  if (name.find('/') != std::string::npos && ::access(exe.c_str(), X_OK) != 0)
+    start_failed(errno, errno == ENOENT ? "cannot run '" + name + "': no such file"
+                                        : "cannot run '" + name + "': permission denied");
+  return exe;
+}
+
+namespace {
+
 // A pipe whose two ends close on exec; the child gets its end through dup2.
 struct os_pipe {
   int fd[2] = {-1, -1};

@@ -51,9 +51,9 @@ using strings = std::vector<std::string>;
 
 TEST(AmapResults, DeliversFailuresInCompletionOrderAndNeverThrowsThem) {
   auto r = run_virtual([]() -> asio::awaitable<strings> {
-    auto s = sluice::amap_results<manual_clock>(
-        sleep_or_throw, std::vector<int>{30, -10, 20, -40},
-        {.max_at_once = 4, .errors = error_policy::keep_going});
+    auto s =
+        sluice::amap_results<manual_clock>(sleep_or_throw, std::vector<int>{30, -10, 20, -40},
+                                           {.max_at_once = 4, .errors = error_policy::keep_going});
     co_return co_await describe_all(s);
   }());
   EXPECT_EQ(r, (strings{"1:!task 10", "2:20", "0:30", "3:!task 40"}));
@@ -84,8 +84,7 @@ TEST(AmapResults, HaltSoonLetsTheRunningFinishAndDeliversThem) {
   sluice::options o{.max_at_once = 2, .errors = error_policy::halt};
   o.halt = sluice::halt_policy::parse("soon,fail=1");
   auto r = run_virtual([&]() -> asio::awaitable<strings> {
-    auto s = sluice::amap_results<manual_clock>(
-        sleep_or_throw, std::vector<int>{-10, 30, 1, 1}, o);
+    auto s = sluice::amap_results<manual_clock>(sleep_or_throw, std::vector<int>{-10, 30, 1, 1}, o);
     co_return co_await describe_all(s);
   }());
   EXPECT_EQ(r, (strings{"0:!task 10", "1:30"}));
@@ -96,8 +95,8 @@ TEST(AmapResults, OrderedDeliversWhatCompletedAfterATaskAStopCancelled) {
   o.halt = sluice::halt_policy::parse("now,fail=1");
   auto r = run_virtual([&]() -> asio::awaitable<strings> {
     // 0 runs long and is cancelled by the halt at 20 ms; 1 ended at 5 ms.
-    auto s = sluice::amap_results<manual_clock>(
-        sleep_or_throw, std::vector<int>{100, 5, -20, 100}, o);
+    auto s =
+        sluice::amap_results<manual_clock>(sleep_or_throw, std::vector<int>{100, 5, -20, 100}, o);
     co_return co_await describe_all(s);
   }());
   EXPECT_EQ(r, (strings{"1:5", "2:!task 20"}));

@@ -394,12 +394,12 @@ struct seen_row {
 std::vector<seen_row> reopen(const std::filesystem::path& p, messages& m,
                              on_error errors = on_error::raise) {
   std::vector<seen_row> seen;
-  auto out = resume_jsonl_file(
-      p, "k",
-      [&](std::string_view key, const json::object& row, std::size_t line) {
-        seen.push_back({std::string(key), json::serialize(row), line});
-      },
-      {.errors = errors, .report = m.fn()});
+  auto out =
+      resume_jsonl_file(p, "k",
+                        [&](std::string_view key, const json::object& row, std::size_t line) {
+                          seen.push_back({std::string(key), json::serialize(row), line});
+                        },
+                        {.errors = errors, .report = m.fn()});
   out->write(json::object{{"k", "new"}});
   return seen;
 }
@@ -408,8 +408,8 @@ TEST(ResumeJsonlFile, PassesEveryRowWithItsKeyThenAppends) {
   temp_dir d;
   write_file(d / "r.jsonl", "{\"k\":1,\"v\":2}\n\n{\"k\":\"1\"}\n");
   messages m;
-  EXPECT_EQ(reopen(d / "r.jsonl", m), (std::vector<seen_row>{{"1", "{\"k\":1,\"v\":2}", 1},
-                                                              {"\"1\"", "{\"k\":\"1\"}", 3}}));
+  EXPECT_EQ(reopen(d / "r.jsonl", m),
+            (std::vector<seen_row>{{"1", "{\"k\":1,\"v\":2}", 1}, {"\"1\"", "{\"k\":\"1\"}", 3}}));
   EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":1,\"v\":2}\n\n{\"k\":\"1\"}\n{\"k\":\"new\"}\n");
   EXPECT_TRUE(m.said.empty());
 }
@@ -449,7 +449,8 @@ TEST(ResumeJsonlFile, ABadRowRaisesBeforeTheFileIsChangedOrIsReportedUnderPrint)
     ADD_FAILURE() << "no error";
   } catch (const jsonl_error& e) {
     EXPECT_EQ(e.line(), 2u);
-    EXPECT_STREQ(e.what(), (d / "r.jsonl").string().append(":2: row is an array, not a JSON object").c_str());
+    EXPECT_STREQ(e.what(),
+                 (d / "r.jsonl").string().append(":2: row is an array, not a JSON object").c_str());
   }
   EXPECT_EQ(read_file(d / "r.jsonl"), text);
   auto seen = reopen(d / "r.jsonl", m, on_error::print);

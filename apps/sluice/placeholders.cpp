@@ -7,6 +7,19 @@
 namespace sluice::cli {
 namespace json = boost::json;
 
+const json::value* find_field(const json::object& row, std::string_view path) {
+  const json::object* o = &row;
+  for (;;) {
+    auto dot = path.find('.');
+    auto name = path.substr(0, dot);
+    const json::value* v = o->if_contains(json::string_view(name.data(), name.size()));
+    if (v == nullptr || dot == std::string_view::npos) return v;
+    o = v->if_object();
+    if (o == nullptr) return nullptr;
+    path.remove_prefix(dot + 1);
+  }
+}
+
 namespace {
 
 // GNU parallel's path transformations.
@@ -41,23 +54,10 @@ bool is_field_path(std::string_view s) {
 // The value at a dotted path of a row, as an argument: strings as they are, anything else
 // as compact JSON.
 std::string field_text(const json::object& row, const std::string& path) {
-  const json::object* o = &row;
-  std::string_view rest = path;
-  for (;;) {
-    auto dot = rest.find('.');
-    auto name = rest.substr(0, dot);
-    const json::value* v = o->if_contains(json::string_view(name.data(), name.size()));
-    if (v == nullptr) throw template_error("field \"" + path + "\" is missing");
-    if (dot == std::string_view::npos) {
-      if (const json::string* s = v->if_string()) return std::string(s->data(), s->size());
-      return json::serialize(*v);
-    }
-    o = v->if_object();
-    if (o == nullptr)
-      throw template_error("field \"" + path + "\": \"" + std::string(name) +
-                           "\" is not an object");
-    rest = rest.substr(dot + 1);
-  }
+  const json::value* v = find_field(row, path);
+  if (v == nullptr) throw template_error("field \"" + path + "\" is missing");
+  if (const json::string* s = v->if_string()) return std::string(s->data(), s->size());
+  return json::serialize(*v);
 }
 
 }  // namespace

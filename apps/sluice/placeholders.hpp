@@ -54,6 +54,9 @@ class command_template {
   bool has_placeholders_ = false;
 };
 
+/// The value at a dotted path ("a.b") of a row, or nullptr.
+const boost::json::value* find_field(const boost::json::object& row, std::string_view path);
+
 /// `s` quoted for a POSIX shell: in single quotes, with ' as '\''.
 std::string shell_quote(std::string_view s);
 

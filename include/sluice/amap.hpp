@@ -69,9 +69,9 @@ class stream_sink {
       ready_.pop_front();
       ++delivered_;
     } else {
-      while (!slots_.empty() && (slots_.front().state == slot_state::failed ||
-                                 (skip_gaps_ && finished_ &&
-                                  slots_.front().state == slot_state::empty))) {
+      while (!slots_.empty() &&
+             (slots_.front().state == slot_state::failed ||
+              (skip_gaps_ && finished_ && slots_.front().state == slot_state::empty))) {
         slots_.pop_front();
         ++base_;
         ++delivered_;

@@ -37,7 +37,8 @@ class result_sink : public stream_sink<task_result<T>> {
 
   template <class E, class... V>
   void on_value(E& e, std::size_t index, std::size_t attempts, V&&... value) {
-    base::on_value(e, index, task_result<T>{index, attempts, outcome<T>(std::forward<V>(value)...)});
+    base::on_value(e, index,
+                   task_result<T>{index, attempts, outcome<T>(std::forward<V>(value)...)});
   }
   template <class E>
   void on_error(E& e, std::size_t index, std::exception_ptr error, std::size_t attempts) {

@@ -69,6 +69,11 @@ class process_start_error : public boost::system::system_error {
   int exit_code_;
 };
 
+/// The program run_process would start for `name` with this process's PATH (a name with a
+/// '/' is taken as a path and must be executable). Throws process_start_error as
+/// run_process would: to check a command once before running it many times.
+std::string find_program(const std::string& name);
+
 /// Runs argv[0] (looked up in PATH unless it contains a '/') with argv[1..] as its arguments,
 /// never through a shell, and returns how it ended with its captured output. The child leads
 /// a process group of its own.

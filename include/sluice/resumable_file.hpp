@@ -36,7 +36,8 @@ namespace sluice {
 ///
 ///     std::set<std::string> done;
 ///     auto out = sluice::resume_jsonl_file("results.jsonl", "id",
-///         [&](std::string_view key, const boost::json::object&, std::size_t) { done.emplace(key); });
+///         [&](std::string_view key, const boost::json::object&, std::size_t) { done.emplace(key);
+///         });
 std::unique_ptr<jsonl_writer> resume_jsonl_file(
     const std::filesystem::path& path, std::string_view key_name,
     const std::function<void(std::string_view key, const boost::json::object& row,

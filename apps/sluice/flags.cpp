@@ -1,0 +1,170 @@
+#include "flags.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <thread>
+
+namespace sluice::cli {
+
+void add_run_flags(CLI::App& run, run_flags& f) {
+  run.add_option("-j,--max-at-once,--jobs", f.jobs,
+                 "Tasks running at once (default: the number of cores; 0: no limit)");
+  run.add_option("-r,--max-per-second,--rate", f.rate,
+                 "Task starts per second, retries included (fractions allowed; 0: no limit)");
+  run.add_option("--burst", f.burst, "Starts allowed back to back after an idle time")
+      ->check(CLI::PositiveNumber);
+  run.add_option("--timeout", f.timeout,
+                 "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5");
+  run.add_option("--retries", f.retries, "Run a failed task up to N more times");
+  run.add_option("--backoff", f.backoff,
+                 "Wait before a retry: exponential from BASE up to CAP, full jitter "
+                 "(BASE[,CAP], default 1s,60s)");
+  run.add_option("--halt", f.halt,
+                 "Stop early: never (default), or now|soon,fail=N|fail=P%|success=N|done=N "
+                 "(soon lets running tasks finish; now kills them)");
+  run.add_flag("-k,--keep-order", f.keep_order,
+               "Print (or write) results in input order instead of as they finish");
+  run.add_option("-i,--input", f.input, "Read inputs from FILE (default: standard input)");
+  run.add_flag("--jsonl", f.jsonl, "Inputs are JSON Lines (each line an object)");
+  run.add_flag("--lines", f.lines, "Inputs are text lines, even if they look like JSON");
+  run.add_option("--key", f.key, "The field (a.b for nested) that identifies a JSON Lines input");
+  run.add_flag("--shell", f.shell,
+               "Run the command through sh -c, every substitution shell-quoted");
+  run.add_option("-o,--output", f.output,
+                 "Write one JSON row per task to FILE.jsonl; resume from it when it exists");
+  run.add_option("--joblog", f.joblog, "Append GNU parallel's job log to FILE");
+  run.add_option("--max-output", f.output_cap,
+                 "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)");
+  run.add_flag("--retry-failed", f.retry_failed,
+               "On resume, run again the tasks whose row says they failed");
+  run.add_flag("--dedupe", f.dedupe,
+               "With --key: run once per distinct key, write a row for every input");
+  run.add_flag("--progress,--bar", f.progress,
+               "Show a progress line on stderr (default when stderr is a terminal)");
+  run.add_flag("--no-progress", f.no_progress, "Never show the progress line");
+  run.add_flag("--dry-run", f.dry_run, "Print the commands that would run, and run nothing");
+  run.add_option("--shard", f.shard,
+                 "I/N: keep only the inputs whose key hashes to shard I (0-based) of N");
+  run.prefix_command();  // the first argument that is not a flag starts the command
+  run.positionals_at_end(false);
+}
+
+std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag) {
+  auto bad = [&] {
+    return usage_error(std::string(flag) + ": \"" + std::string(text) +
+                       "\" is not a duration (like 30s, 500ms, 2m, 1h, 1.5)");
+  };
+  if (text.empty()) throw bad();
+  double total = 0;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    double n = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+    if (ec != std::errc() || !std::isfinite(n) || n < 0) throw bad();
+    rest.remove_prefix(static_cast<std::size_t>(end - rest.data()));
+    double unit = 1;  // a bare number is seconds, as in GNU parallel
+    if (rest.starts_with("ms")) {
+      unit = 1e-3;
+      rest.remove_prefix(2);
+    } else if (!rest.empty() && (rest[0] == 's' || rest[0] == 'm' || rest[0] == 'h')) {
+      unit = rest[0] == 's' ? 1 : rest[0] == 'm' ? 60 : 3600;
+      rest.remove_prefix(1);
+    } else if (!rest.empty()) {
+      throw bad();
+    }
+    total += n * unit;
+  }
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total * 1e9)));
+}
+
+namespace {
+
+std::size_t parse_jobs(const std::string& text) {
+  if (text.empty()) return std::max(1u, std::thread::hardware_concurrency());
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size())
+    throw usage_error("--max-at-once: \"" + text + "\" is not a number of tasks");
+  return n;
+}
+
+cli::shard parse_shard(const std::string& text) {
+  cli::shard s;
+  auto slash = text.find('/');
+  auto num = [&](std::string_view part, std::uint32_t& out) {
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return ec == std::errc() && end == part.data() + part.size() && !part.empty();
+  };
+  std::string_view t = text;
+  if (slash == std::string::npos || !num(t.substr(0, slash), s.index) ||
+      !num(t.substr(slash + 1), s.count) || s.count == 0 || s.index >= s.count)
+    throw usage_error("--shard: \"" + text + "\" is not I/N with 0 <= I < N (like 0/4)");
+  return s;
+}
+
+}  // namespace
+
+run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal) {
+  run_config c;
+  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  auto sep = std::find(rest.begin(), rest.end(), ":::");
+  if (sep != rest.end()) {
+    c.has_args = true;
+    c.args.assign(sep + 1, rest.end());
+    if (std::find(c.args.begin(), c.args.end(), ":::") != c.args.end())
+      throw usage_error("::: may be given once (one list of inputs)");
+  }
+  c.command.assign(rest.begin(), sep);
+  if (c.command.empty()) throw usage_error("no command given (sluice run [options] -- COMMAND)");
+  if (c.has_args && !f.input.empty())
+    throw usage_error("--input and ::: both give inputs; use one");
+  if (!f.input.empty()) c.input = f.input;
+  if (f.jsonl && f.lines) throw usage_error("--jsonl and --lines contradict each other");
+  c.format = f.jsonl ? input_format::jsonl : f.lines ? input_format::lines : input_format::detect;
+  c.key = f.key;
+  if (!c.key.empty() && f.lines) throw usage_error("--key needs JSON Lines input, not --lines");
+  c.shell = f.shell;
+
+  c.max_at_once = parse_jobs(f.jobs);
+  if (!(f.rate >= 0) || !std::isfinite(f.rate))
+    throw usage_error("--max-per-second: must be a number >= 0");
+  c.max_per_second = f.rate;
+  c.burst = f.burst;
+  if (!f.timeout.empty()) c.timeout = parse_duration(f.timeout, "--timeout");
+  c.retries = f.retries;
+  if (!f.backoff.empty()) {
+    auto comma = f.backoff.find(',');
+    c.backoff_base = parse_duration(std::string_view(f.backoff).substr(0, comma), "--backoff");
+    if (comma != std::string::npos)
+      c.backoff_cap = parse_duration(std::string_view(f.backoff).substr(comma + 1), "--backoff");
+    else
+      c.backoff_cap = std::max(c.backoff_cap, c.backoff_base);
+    if (c.backoff_base.count() <= 0 || c.backoff_cap < c.backoff_base)
+      throw usage_error("--backoff: BASE must be > 0 and CAP >= BASE, got \"" + f.backoff + "\"");
+  }
+  if (!f.halt.empty() && f.halt != "never") {
+    try {
+      c.halt = halt_policy::parse(f.halt);
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(std::string("--halt: ") + e.what());
+    }
+  }
+  c.keep_order = f.keep_order;
+
+  c.output = f.output;
+  c.joblog = f.joblog;
+  c.output_cap = f.output_cap;
+  c.retry_failed = f.retry_failed;
+  if (c.retry_failed && c.output.empty())
+    throw usage_error("--retry-failed needs -o FILE.jsonl (the results it reruns the failures of)");
+  c.dedupe = f.dedupe;
+  if (c.dedupe && (c.key.empty() || c.output.empty()))
+    throw usage_error("--dedupe needs --key FIELD and -o FILE.jsonl");
+  c.dry_run = f.dry_run;
+  c.progress = f.no_progress ? false : f.progress || stderr_is_terminal;
+  if (c.dry_run) c.progress = false;
+  if (!f.shard.empty()) c.shard_of = parse_shard(f.shard);
+  return c;
+}
+
+}  // namespace sluice::cli

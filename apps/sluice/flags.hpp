@@ -1,0 +1,50 @@
+// The flags of `sluice run`: one table that CLI11 parses from, that --help prints, and that
+// the tests read. Parsing fills run_flags as typed; to_config checks them and builds the
+// run_config (a bad value is a usage error naming its flag).
+#pragma once
+
+#include "run_config.hpp"
+
+#include <CLI/App.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::cli {
+
+/// A bad command line: exit code usage_error.
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The flags as given, before checking.
+struct run_flags {
+  std::string jobs;  // empty: the number of cores
+  double rate = 0;
+  std::uint32_t burst = 1;
+  std::string timeout, backoff, halt, shard;
+  std::uint32_t retries = 0;
+  bool keep_order = false, shell = false, jsonl = false, lines = false;
+  std::string input, key, output, joblog;
+  std::size_t output_cap = 1u << 20;
+  bool retry_failed = false, dedupe = false, dry_run = false;
+  bool progress = false, no_progress = false;
+};
+
+/// Adds run's flags to `run`, parsed into `f`, and sets it to take the command (and any
+/// `::: inputs`) as the rest of the arguments.
+void add_run_flags(CLI::App& run, run_flags& f);
+
+/// Checks the flags and splits `rest` (what follows the flags) into the command and the
+/// ::: inputs. `stderr_is_terminal` decides --progress when it was not given. Throws
+/// usage_error naming the flag.
+run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal);
+
+/// "1.5" (seconds), "250ms", "10s", "2m", "1h", "1m30s"; throws usage_error quoting `text`.
+std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag);
+
+}  // namespace sluice::cli

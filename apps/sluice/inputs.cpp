@@ -1,0 +1,194 @@
+#include "inputs.hpp"
+
+#include <sluice/errors.hpp>
+#include <sluice/jsonl_reader.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <variant>
+#include <vector>
+
+namespace sluice::cli {
+
+namespace json = boost::json;
+
+std::uint64_t key_hash(std::string_view key_text) noexcept {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key_text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+namespace {
+
+// Lines of a FILE, without their '\n' (and a '\r' before it); empty lines are skipped.
+class line_source {
+ public:
+  line_source(std::FILE* f, bool owned) : f_(f), owned_(owned) {}
+  ~line_source() {
+    std::free(buf_);
+    if (owned_) std::fclose(f_);
+  }
+  line_source(const line_source&) = delete;
+  line_source& operator=(const line_source&) = delete;
+
+  /// The next non-empty line and its number, or false at the end.
+  bool next(std::string& out, std::size_t& number) {
+    for (;;) {
+      const ssize_t n = ::getline(&buf_, &cap_, f_);
+      if (n < 0) {
+        if (std::ferror(f_)) throw std::system_error(errno, std::generic_category(), "read");
+        return false;
+      }
+      ++line_;
+      std::size_t len = static_cast<std::size_t>(n);
+      if (len > 0 && buf_[len - 1] == '\n') --len;
+      if (len > 0 && buf_[len - 1] == '\r') --len;
+      if (len == 0) continue;
+      out.assign(buf_, len);
+      number = line_;
+      return true;
+    }
+  }
+
+ private:
+  std::FILE* f_;
+  bool owned_;
+  char* buf_ = nullptr;
+  std::size_t cap_ = 0;
+  std::size_t line_ = 0;
+};
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::FILE* open_input(const std::string& path) {
+  if (path == "-") return stdin;
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr)
+    throw jsonl_error(path, 0, {}, std::string("cannot read the input: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::fclose(f);
+    throw jsonl_error(path, 0, {}, "cannot read the input: it is a directory");
+  }
+  return f;
+}
+
+// Every row has what the run reads from it: the --key field, the template's fields.
+void check_row(const std::string& name, std::size_t line, const json::object& row,
+               const std::string& key, const std::vector<std::string>& fields) {
+  if (!key.empty() && find_field(row, key) == nullptr)
+    throw jsonl_error(name, line, key, "the --key field \"" + key + "\" is missing");
+  for (const auto& f : fields)
+    if (find_field(row, f) == nullptr)
+      throw jsonl_error(name, line, f, "field \"" + f + "\" (used by the command) is missing");
+}
+
+}  // namespace
+
+struct input_reader::source {
+  std::variant<std::monostate, std::vector<std::string>, line_source, jsonl_reader> from;
+  std::size_t arg = 0;
+};
+
+input_reader::input_reader(const run_config& c, const std::vector<std::string>& fields)
+    : key_field_(c.key), fields_(fields), src_(std::make_unique<source>()) {
+  if (c.has_args) {
+    name_ = ":::";
+    jsonl_ = c.format == input_format::jsonl;
+    total_ = c.args.size();
+    src_->from.emplace<std::vector<std::string>>(c.args);
+    return;
+  }
+  name_ = c.input == "-" ? "<stdin>" : c.input;
+  const bool file = c.input != "-" && is_regular_file(c.input);
+  if (!file && c.input != "-") std::fclose(open_input(c.input));  // names the problem
+  jsonl_ = c.format == input_format::jsonl;
+  if (file && c.format != input_format::lines) {
+    // Read once up front: decides the format (detect), counts the rows and checks every one
+    // of them, so that a bad row is an error before anything runs.
+    try {
+      std::size_t rows = 0;
+      jsonl_reader in(c.input);
+      while (auto* row = in.next()) {
+        check_row(name_, in.line(), *row, key_field_, fields_);
+        ++rows;
+      }
+      jsonl_ = true;
+      total_ = rows;
+    } catch (const jsonl_error& e) {
+      // A row that is not an object: lines, unless --jsonl said otherwise.
+      if (c.format == input_format::jsonl || !e.field().empty()) throw;
+    }
+  }
+  if (file && !jsonl_) {
+    line_source count(open_input(c.input), true);
+    std::string l;
+    std::size_t n = 0, rows = 0;
+    while (count.next(l, n)) ++rows;
+    total_ = rows;
+  }
+  if (jsonl_)
+    src_->from.emplace<jsonl_reader>(c.input == "-" ? "/dev/stdin" : c.input);
+  else
+    src_->from.emplace<line_source>(open_input(c.input), c.input != "-");
+}
+
+input_reader::~input_reader() = default;
+
+std::optional<input_item> input_reader::next() {
+  std::string text;
+  std::size_t line = 0;
+  if (auto* args = std::get_if<std::vector<std::string>>(&src_->from)) {
+    if (src_->arg == args->size()) return std::nullopt;
+    line = ++src_->arg;
+    text = std::move((*args)[line - 1]);
+    if (!jsonl_) return make_item(std::move(text), line, nullptr);
+    json::value v;
+    try {
+      v = json::parse(text);
+    } catch (const std::exception&) {
+    }
+    if (!v.is_object())
+      throw jsonl_error(name_, line, {}, "argument \"" + text + "\" is not a JSON object");
+    return make_item(std::move(text), line, &v.as_object());
+  }
+  if (auto* lines = std::get_if<line_source>(&src_->from)) {
+    if (!lines->next(text, line)) return std::nullopt;
+    return make_item(std::move(text), line, nullptr);
+  }
+  auto& rows = std::get<jsonl_reader>(src_->from);
+  json::object* row = rows.next();
+  if (row == nullptr) return std::nullopt;
+  return make_item({}, rows.line(), row);
+}
+
+std::optional<input_item> input_reader::make_item(std::string text, std::size_t line,
+                                                  json::object* row) {
+  input_item it;
+  it.seq = ++seq_;
+  it.line = line;
+  if (row != nullptr) {
+    check_row(name_, line, *row, key_field_, fields_);
+    it.text = json::serialize(*row);
+    it.key = key_field_.empty() ? json::value(*row) : *find_field(*row, key_field_);
+    it.row.emplace(std::move(*row));
+  } else {
+    it.key = json::string(text);
+    it.text = std::move(text);
+  }
+  it.key_text = json::serialize(it.key);
+  it.occurrence = ++seen_[key_hash(it.key_text)];
+  return it;
+}
+
+}  // namespace sluice::cli

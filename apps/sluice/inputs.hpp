@@ -1,0 +1,77 @@
+// The inputs of `sluice run`: lines or JSON Lines rows from a file, standard input or the
+// ::: arguments, each with its identity for resume (its key and which occurrence of that key
+// it is) and its shard.
+//
+// Format rule: --jsonl or --lines decide. Otherwise a regular file is read once up front and
+// is JSON Lines when every non-blank line is a JSON object; standard input, a pipe and :::
+// arguments are lines. Blank lines are skipped either way.
+#pragma once
+
+#include "placeholders.hpp"
+#include "run_config.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace sluice::cli {
+
+/// One input.
+struct input_item {
+  std::size_t seq = 0;   // 1-based, in input order: {#} and the job log's Seq
+  std::size_t line = 0;  // its line in the file (the argument's position for :::)
+  std::string text;      // the line, or the row as compact JSON
+  std::optional<boost::json::object> row;
+  boost::json::value key;        // the input itself (the line, or the row), or its --key field
+  std::string key_text;          // key as compact JSON: the identity
+  std::uint32_t occurrence = 1;  // 1 for the first input with this key, 2 for the next...
+
+  [[nodiscard]] task_input as_task_input() const { return {text, row ? &*row : nullptr}; }
+};
+
+/// A stable 64-bit hash (FNV-1a) of a key's text: the same on every machine and build, so
+/// that --shard splits one input the same way everywhere.
+std::uint64_t key_hash(std::string_view key_text) noexcept;
+
+/// Reads the inputs in order. Bad input (a missing file, a row that is not an object, a
+/// missing --key field or template field) throws sluice::jsonl_error naming the file, line
+/// and field. For a regular file every row is checked before the first is returned.
+class input_reader {
+ public:
+  /// `fields`: what the command template reads from each row.
+  input_reader(const run_config& c, const std::vector<std::string>& fields);
+  ~input_reader();
+  input_reader(const input_reader&) = delete;
+  input_reader& operator=(const input_reader&) = delete;
+
+  /// The next input, or std::nullopt at the end.
+  std::optional<input_item> next();
+
+  /// How many inputs there are, when known before reading them (a file, ::: arguments).
+  [[nodiscard]] std::optional<std::size_t> total() const noexcept { return total_; }
+  [[nodiscard]] bool jsonl() const noexcept { return jsonl_; }
+  /// The name of the input in messages.
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+ private:
+  struct source;
+  std::optional<input_item> make_item(std::string text, std::size_t line, boost::json::object* row);
+
+  std::string name_;
+  std::string key_field_;
+  std::vector<std::string> fields_;
+  bool jsonl_ = false;
+  std::optional<std::size_t> total_;
+  std::unique_ptr<source> src_;
+  std::size_t seq_ = 0;
+  std::unordered_map<std::uint64_t, std::uint32_t> seen_;  // key_hash -> occurrences so far
+};
+
+}  // namespace sluice::cli

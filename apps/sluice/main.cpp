@@ -1,0 +1,94 @@
+// sluice: run a command for every input, within limits, with keyed crash-safe resume.
+#include "exit_codes.hpp"
+#include "flags.hpp"
+#include "placeholders.hpp"
+#include "run_command.hpp"
+
+#include <sluice/errors.hpp>
+
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <system_error>
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace sluice::cli;
+
+constexpr const char* run_examples = R"(
+Examples:
+  sluice run -j 8 -- gzip -9 {} ::: *.log
+  sluice run -j 16 -r 10 --retries 3 -o results.jsonl -i urls.txt -- curl -fsS {}
+  sluice run --jsonl --key id -o out.jsonl -i rows.jsonl -- ./score --id {id} --text {text}
+  find . -name '*.png' | sluice run -k -- convert {} {.}.jpg
+Rerun the same command after a crash or Ctrl-C: tasks already in -o FILE are not redone.
+Exit status: 0 all ok; 1-100 that many tasks failed (100: 100 or more); 101 bad usage;
+102 bad input; 103 output not writable; 130 interrupted.)";
+
+// The message, and the exit code, of an error that stopped sluice itself.
+int report(const std::string& message, int code) {
+  std::cerr << "sluice: " << message << '\n';
+  return code;
+}
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"sluice: run commands for many inputs, within limits, resumable.", "sluice"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  app.require_subcommand(1);
+  app.allow_extras();  // what follows run's flags is the command: run->remaining()
+  run_flags flags;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Run COMMAND once per input (lines or JSON Lines from --input, standard input, or the "
+      "arguments after :::), with {} {.} {/} {//} {/.} {#} {%} {field} placeholders");
+  add_run_flags(*run, flags);
+  run->footer(run_examples);
+  app.footer("Run 'sluice run --help' for the options of run.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return report(e.what(), bad_usage);
+  }
+  try {
+    // The command: after the first argument that is not a flag (CLI11 leaves it to run), or
+    // after `--` (CLI11 leaves it to the app).
+    auto rest = run->remaining();
+    for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
+    const run_config c = to_config(flags, std::move(rest), ::isatty(STDERR_FILENO) == 1);
+    return run_command(c);
+  } catch (const sluice::cli::usage_error& e) {
+    return report(e.what(), bad_usage);
+  } catch (const template_error& e) {
+    return report(e.what(), bad_usage);
+  } catch (const sluice::jsonl_error& e) {
+    return report(e.what(), bad_input);
+  } catch (const std::system_error& e) {
+    return report(e.what(), bad_output);
+  } catch (const std::exception& e) {
+    return report(e.what(), internal_failure);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int code = run_main(argc, argv);
+  // Every file is closed by now. Exit without static destructors: a thread still blocked
+  // reading standard input (after Ctrl-C) must not hold the exit up.
+  std::fflush(nullptr);
+  std::_Exit(code);
+}

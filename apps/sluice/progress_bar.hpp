@@ -1,0 +1,31 @@
+// The one-line progress report of `sluice run` on stderr, drawn from the library's public
+// progress counters: done/total, failures, running, rate and ETA.
+#pragma once
+
+#include <sluice/progress.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace sluice::cli {
+
+class progress_bar {
+ public:
+  /// `total`: the number of inputs, when known.
+  explicit progress_bar(std::optional<std::size_t> total) : total_(total) {}
+
+  /// The line for these counts and `skipped` inputs (done before, or of another shard),
+  /// `elapsed` after the start (no terminal control codes).
+  [[nodiscard]] std::string line(const progress::counts& c, std::size_t skipped,
+                                 std::chrono::steady_clock::duration elapsed) const;
+  /// Redraws the line on stderr; `final` ends it with a newline.
+  void draw(const progress::counts& c, std::size_t skipped, bool final = false) const;
+
+ private:
+  std::optional<std::size_t> total_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace sluice::cli

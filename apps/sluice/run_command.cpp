@@ -1,0 +1,410 @@
+#include "run_command.hpp"
+
+#include "exit_codes.hpp"
+#include "flags.hpp"
+#include "inputs.hpp"
+#include "placeholders.hpp"
+#include "progress_bar.hpp"
+#include "task_report.hpp"
+
+#include <sluice/amap_results.hpp>
+#include <sluice/errors.hpp>
+#include <sluice/jsonl_writer.hpp>
+#include <sluice/offload.hpp>
+#include <sluice/process.hpp>
+#include <sluice/progress.hpp>
+#include <sluice/resumable_file.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <system_error>
+#include <unordered_set>
+
+namespace sluice::cli {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+using item_ptr = std::shared_ptr<const input_item>;
+
+/// A task's identity across runs: which occurrence of which key.
+std::string identity(std::string_view key_text, std::uint64_t occurrence) {
+  std::string id = std::to_string(occurrence);
+  id += '\x1f';
+  id += key_text;
+  return id;
+}
+
+void write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "write");
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+/// The tasks the results file already has: every row, or (with --retry-failed) the ok ones.
+std::unordered_set<std::string> done_tasks(jsonl_writer*& out, std::unique_ptr<jsonl_writer>& keep,
+                                           const run_config& c) {
+  std::unordered_set<std::string> done;
+  if (c.output.empty()) return done;
+  auto on_row = [&](std::string_view key, const json::object& row, std::size_t) {
+    if (c.retry_failed) {
+      const json::value* status = row.if_contains("status");
+      if (status == nullptr || !status->is_string() || status->get_string() != "ok") return;
+    }
+    std::uint64_t occurrence = 1;
+    if (const json::value* o = row.if_contains("occurrence"); o && o->is_number())
+      occurrence = o->to_number<std::uint64_t>();
+    done.insert(identity(key, occurrence));
+  };
+  if (c.dry_run) {
+    // Only read it: a dry run changes nothing, not even a torn last line.
+    if (std::filesystem::exists(c.output)) {
+      jsonl_reader in(c.output, {.errors = on_error::print, .report = [](std::string_view) {}});
+      while (auto* row = in.next())
+        if (const json::value* k = row->if_contains("key")) on_row(json::serialize(*k), *row, 0);
+    }
+    return done;
+  }
+  try {
+    keep = resume_jsonl_file(c.output, "key", on_row);
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw std::system_error(e.code(), "cannot open " + c.output);
+  }
+  out = keep.get();
+  return done;
+}
+
+/// The job log, appended to; a new file starts with GNU parallel's header.
+class job_log {
+ public:
+  explicit job_log(const std::string& path) {
+    if (path.empty()) return;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && st.st_size == 0) write_all(fd_, joblog_header());
+  }
+  ~job_log() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  job_log(const job_log&) = delete;
+  job_log& operator=(const job_log&) = delete;
+  void write(std::size_t seq, const task_report& r) {
+    if (fd_ >= 0) write_all(fd_, joblog_line(seq, r));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// {%}: the lowest slot number free when a task starts, given back when it ends.
+class slot_pool {
+ public:
+  std::size_t take() {
+    auto it = std::find(used_.begin(), used_.end(), false);
+    if (it == used_.end()) it = used_.insert(used_.end(), false);
+    *it = true;
+    return static_cast<std::size_t>(it - used_.begin()) + 1;
+  }
+  void give(std::size_t slot) { used_[slot - 1] = false; }
+
+ private:
+  std::vector<bool> used_;
+};
+
+/// The inputs until the first SIGINT/SIGTERM: then the runner sees the end of its input (a
+/// wait for the next input ends at once) and lets the running tasks finish.
+class until_stopped final : public stream<item_ptr>::impl {
+ public:
+  until_stopped(stream<item_ptr> inner, asio::steady_timer& stop, const bool& stopped)
+      : inner_(std::move(inner)), stop_(stop), stopped_(stopped) {}
+
+  asio::awaitable<std::optional<item_ptr>> next() override {
+    using namespace asio::experimental::awaitable_operators;
+    if (stopped_) co_return std::nullopt;
+    auto r = co_await (inner_.next() || stop_.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (stopped_ || r.index() == 1) co_return std::nullopt;
+    co_return std::get<0>(std::move(r));
+  }
+  void cancel() noexcept override {}
+  asio::awaitable<void> close() override { co_await inner_.close(); }
+
+ private:
+  stream<item_ptr> inner_;
+  asio::steady_timer& stop_;
+  const bool& stopped_;
+};
+
+bool is_retryable(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const command_failed& f) {
+    return !f.run.start_error;
+  } catch (...) {
+    return false;
+  }
+}
+
+command_run& failed_run(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (command_failed& f) {
+    return f.run;
+  }
+}
+
+/// What the input thread reads and skips. Shared with that thread, which may still be
+/// blocked in a read of standard input when the run is over.
+struct feed {
+  feed(const run_config& c, const std::vector<std::string>& fields)
+      : inputs(c, fields), shard_of(c.shard_of) {}
+
+  input_reader inputs;
+  std::unordered_set<std::string> done;
+  std::optional<cli::shard> shard_of;
+  std::atomic<std::size_t> skipped{0};
+  std::exception_ptr failure;  // a bad input met while running: reported at the end
+
+  /// The next input to run: not done yet, of this shard.
+  std::optional<input_item> next() {
+    while (auto it = inputs.next()) {
+      const bool mine = !shard_of || key_hash(it->key_text) % shard_of->count == shard_of->index;
+      if (mine && !done.contains(identity(it->key_text, it->occurrence))) return it;
+      skipped.fetch_add(1, std::memory_order_relaxed);
+    }
+    return std::nullopt;
+  }
+};
+
+/// Everything one run shares between its coroutines.
+struct run_state {
+  const run_config& c;
+  command_template tmpl;
+  std::shared_ptr<cli::feed> feed;
+  jsonl_writer* out = nullptr;
+  job_log log;
+  slot_pool slots;
+  progress counters;
+  std::optional<progress_bar> bar;
+  std::size_t failed = 0;
+  bool stopping = false, killing = false;
+};
+
+std::vector<std::string> argv_for(const run_state& s, const input_item& it, std::size_t slot) {
+  auto argv = s.tmpl.expand(it.as_task_input(), it.seq, slot, s.c.shell);
+  if (!s.c.shell) return argv;
+  std::string script;
+  for (const auto& a : argv) {
+    if (!script.empty()) script += ' ';
+    script += a;
+  }
+  return {"/bin/sh", "-c", std::move(script)};
+}
+
+/// One attempt of one task.
+asio::awaitable<command_run> attempt(run_state& s, item_ptr it) {
+  command_run run;
+  run.input = it;
+  const std::size_t slot = s.slots.take();
+  struct give_back {
+    slot_pool& p;
+    std::size_t n;
+    ~give_back() { p.give(n); }
+  } guard{s.slots, slot};
+  run.argv = argv_for(s, *it, slot);
+  run.started_at = std::chrono::system_clock::now();
+  process_options o;
+  o.stdout_limit = s.c.output.empty() ? std::size_t(1) << 40 : s.c.output_cap;
+  o.stderr_limit = o.stdout_limit;
+  o.timeout = s.c.timeout;
+  o.grace = std::chrono::seconds(1);
+  try {
+    run.result = co_await run_process(run.argv, o);
+  } catch (const process_start_error& e) {
+    run.result.exit_code = e.exit_code();
+    run.result.err = std::string(e.what()) + "\n";
+    run.start_error = true;
+  }
+  if (!run.result.ok()) throw command_failed(std::move(run));
+  co_return run;
+}
+
+void record(run_state& s, command_run run, std::size_t attempts) {
+  const input_item& in = *run.input;
+  task_report r = task_report::from_run(std::move(run), attempts);
+  if (r.status != task_status::ok) ++s.failed;
+  if (s.out != nullptr) {
+    s.out->write(result_row(in, r));
+  } else {
+    // Each task's output whole, never mixed with another's.
+    if (!r.out.empty()) write_all(STDOUT_FILENO, r.out);
+    if (!r.err.empty()) write_all(STDERR_FILENO, (s.bar ? "\r\x1b[2K" : "") + r.err);
+  }
+  s.log.write(in.seq, r);
+}
+
+asio::awaitable<void> draw_progress(run_state& s, asio::steady_timer& t) {
+  for (;;) {
+    s.bar->draw(s.counters.snapshot(), s.feed->skipped);
+    t.expires_after(std::chrono::milliseconds(200));
+    auto [e] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (e) co_return;
+  }
+}
+
+asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
+  const run_config& c = s.c;
+  // The inputs are read on a thread of their own (standard input may block), the ones
+  // already done or of another shard skipped there.
+  auto items = generate_in_thread(
+      [f = s.feed]() -> std::optional<item_ptr> {
+        try {
+          if (auto it = f->next()) return std::make_shared<const input_item>(std::move(*it));
+        } catch (...) {
+          f->failure = std::current_exception();
+        }
+        return std::nullopt;
+      },
+      std::max<std::size_t>(64, 2 * c.max_at_once));
+  stream<item_ptr> inputs(std::make_shared<until_stopped>(std::move(items), stop, s.stopping));
+
+  options o;
+  o.max_at_once = c.max_at_once;
+  o.max_per_second = c.max_per_second;
+  o.burst = c.burst;
+  o.ordered = c.keep_order;
+  o.reorder_window = c.keep_order ? std::max<std::size_t>(64, 4 * c.max_at_once) : 0;
+  o.errors = c.halt ? error_policy::halt : error_policy::keep_going;
+  if (c.halt) o.halt = *c.halt;
+  o.retry.attempts = c.retries + 1;
+  o.retry.base = c.backoff_base;
+  o.retry.cap = c.backoff_cap;
+  o.retry.retryable = is_retryable;
+  o.progress = &s.counters;
+  auto results =
+      amap_results([&s](const item_ptr& it) { return attempt(s, it); }, std::move(inputs), o);
+  while (auto r = co_await results.next()) {
+    if (r->result)
+      record(s, std::move(r->result).value(), r->attempts);
+    else
+      record(s, std::move(failed_run(r->result.error())), r->attempts);
+  }
+}
+
+int dry_run(run_state& s) {
+  std::string text;
+  while (auto it = s.feed->next()) {
+    text = command_line(argv_for(s, *it, 1));
+    text += '\n';
+    write_all(STDOUT_FILENO, text);
+  }
+  return all_ok;
+}
+
+}  // namespace
+
+int run_command(const run_config& c) {
+  // The template is checked before anything is read: fields are allowed for now, and
+  // refused below if the input turns out to be lines.
+  command_template tmpl(c.command, true);
+  auto f = std::make_shared<feed>(c, tmpl.fields());
+  const input_reader& inputs = f->inputs;
+  if (!inputs.jsonl()) {
+    if (!c.key.empty())
+      throw usage_error("--key " + c.key + " needs JSON Lines input, and " + inputs.name() +
+                        " is read as text lines" +
+                        (inputs.total() ? " (some line is not a JSON object)" : " (give --jsonl)"));
+    tmpl = command_template(c.command, false);  // names an unknown placeholder
+  }
+  if (!c.shell && c.command[0].find('{') == std::string::npos) {
+    try {
+      find_program(c.command[0]);
+    } catch (const process_start_error& e) {
+      throw usage_error(e.what());
+    }
+  }
+
+  std::unique_ptr<jsonl_writer> out;
+  jsonl_writer* out_ptr = nullptr;
+  f->done = done_tasks(out_ptr, out, c);
+  run_state s{.c = c,
+              .tmpl = std::move(tmpl),
+              .feed = f,
+              .out = out_ptr,
+              .log = job_log(c.dry_run ? std::string() : c.joblog),
+              .slots = {},
+              .counters = {},
+              .bar = {}};
+  if (c.dry_run) return dry_run(s);
+
+  asio::io_context io;
+  asio::steady_timer stop(io, asio::steady_timer::time_point::max());
+  asio::steady_timer bar_timer(io);
+  asio::cancellation_signal kill;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void()> on_signal = [&] {
+    signals.async_wait([&](boost::system::error_code e, int) {
+      if (e) return;
+      if (!s.stopping) {
+        s.stopping = true;
+        stop.cancel();
+        const std::string note = fmt::format(
+            "\r\x1b[2Ksluice: stopping: waiting for {} running task(s); again to kill them\n",
+            s.counters.snapshot().running);
+        write_all(STDERR_FILENO, s.bar ? note : note.substr(5));
+        on_signal();
+      } else {
+        s.killing = true;
+        kill.emit(asio::cancellation_type::terminal);
+      }
+    });
+  };
+  on_signal();
+
+  if (c.progress) {
+    s.bar.emplace(inputs.total());
+    asio::co_spawn(io, draw_progress(s, bar_timer), asio::detached);
+  }
+  std::exception_ptr failure;
+  asio::co_spawn(io, run_all_tasks(s, stop),
+                 asio::bind_cancellation_slot(kill.slot(), [&](std::exception_ptr e) {
+                   failure = e;
+                   signals.cancel();
+                   bar_timer.cancel();
+                   stop.cancel();
+                 }));
+  io.run();
+  if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, true);
+  if (out) out->close();
+  if (failure && !(s.killing && is_cancellation(failure))) std::rethrow_exception(failure);
+  if (s.stopping) return interrupted;
+  // The input thread has ended (the run saw the end of its input): its failure is visible.
+  if (f->failure) std::rethrow_exception(f->failure);
+  return failures_exit_code(s.failed);
+}
+
+}  // namespace sluice::cli

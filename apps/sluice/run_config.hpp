@@ -1,0 +1,54 @@
+// What `sluice run` was asked to do, once its arguments are parsed and checked.
+#pragma once
+
+#include <sluice/options.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+enum class input_format { detect, lines, jsonl };
+
+struct shard {
+  std::uint32_t index = 0;  // 0-based
+  std::uint32_t count = 1;
+};
+
+struct run_config {
+  // The command and its inputs.
+  std::vector<std::string> command;
+  std::vector<std::string> args;  // the inputs given after :::
+  bool has_args = false;          // ::: was given (possibly with no input after it)
+  std::string input = "-";        // a file, or - for standard input
+  input_format format = input_format::detect;
+  std::string key;  // --key FIELD (JSON Lines)
+  bool shell = false;
+
+  // Limits and policies.
+  std::size_t max_at_once = 0;  // 0: unlimited
+  double max_per_second = 0;
+  std::uint32_t burst = 1;
+  std::chrono::nanoseconds timeout{0};
+  std::uint32_t retries = 0;
+  std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);
+  std::chrono::nanoseconds backoff_cap = std::chrono::seconds(60);
+  std::optional<halt_policy> halt;
+  bool keep_order = false;
+
+  // Output.
+  std::string output;  // results .jsonl, empty: print each task's output
+  std::string joblog;
+  std::size_t output_cap = 1u << 20;  // bytes of stdout / stderr kept per task in a row
+  bool retry_failed = false;
+  bool dedupe = false;
+  bool progress = false;
+  bool dry_run = false;
+  std::optional<cli::shard> shard_of;
+};
+
+}  // namespace sluice::cli

@@ -1,0 +1,109 @@
+#include "task_report.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace sluice::cli {
+
+namespace json = boost::json;
+
+std::string_view to_string(task_status s) noexcept {
+  switch (s) {
+    case task_status::ok:
+      return "ok";
+    case task_status::failed:
+      return "failed";
+    case task_status::timeout:
+      return "timeout";
+    case task_status::killed:
+      return "killed";
+  }
+  return "failed";
+}
+
+namespace {
+
+std::string describe_exit(const process_result& r) {
+  if (r.exit_code) return fmt::format("exit code {}", *r.exit_code);
+  return fmt::format("killed by signal {}", r.signal.value_or(0));
+}
+
+}  // namespace
+
+command_failed::command_failed(command_run r)
+    : std::runtime_error(
+          fmt::format("{}: {}", r.argv.empty() ? "" : r.argv[0], describe_exit(r.result))),
+      run(std::move(r)) {}
+
+task_report task_report::from_run(command_run run, std::size_t attempts) {
+  task_report t;
+  auto& p = run.result;
+  t.status = p.ok()        ? task_status::ok
+             : p.timed_out ? task_status::timeout
+             : p.signal    ? task_status::killed
+                           : task_status::failed;
+  t.attempts = attempts;
+  t.exit_code = p.exit_code;
+  t.signal = p.signal;
+  t.out = std::move(p.out);
+  t.err = std::move(p.err);
+  t.out_truncated = p.out_truncated;
+  t.err_truncated = p.err_truncated;
+  t.started_at = run.started_at;
+  t.duration = p.duration;
+  t.argv = std::move(run.argv);
+  return t;
+}
+
+json::object result_row(const input_item& in, const task_report& r) {
+  json::object row;
+  row["key"] = in.key;
+  row["occurrence"] = in.occurrence;
+  if (in.row)
+    row["input"] = *in.row;
+  else
+    row["input"] = in.text;
+  row["status"] = to_string(r.status);
+  row["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
+  row["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
+  row["stdout"] = r.out;
+  row["stderr"] = r.err;
+  if (r.out_truncated) row["stdout_truncated"] = true;
+  if (r.err_truncated) row["stderr_truncated"] = true;
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(r.started_at);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.started_at - secs);
+  row["started_at"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms.count());
+  row["duration_ms"] =
+      std::round(std::chrono::duration<double, std::milli>(r.duration).count() * 1000) / 1000;
+  row["attempts"] = r.attempts;
+  return row;
+}
+
+std::string_view joblog_header() noexcept {
+  return "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+}
+
+std::string joblog_line(std::size_t seq, const task_report& r) {
+  const double start = std::chrono::duration<double>(r.started_at.time_since_epoch()).count();
+  const double runtime = std::chrono::duration<double>(r.duration).count();
+  // GNU parallel writes -1 for a job that never ran to an exit (a timeout, a start error).
+  const int exitval = r.exit_code ? *r.exit_code : r.signal ? 0 : -1;
+  return fmt::format("{}\t:\t{:.3f}\t{:9.3f}\t0\t{}\t{}\t{}\t{}\n", seq, start, runtime,
+                     r.out.size(), exitval, r.signal.value_or(0), command_line(r.argv));
+}
+
+std::string command_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& a : argv) {
+    if (!line.empty()) line += ' ';
+    const bool plain = !a.empty() && a.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                         "OPQRSTUVWXYZ0123456789_-./=:,+@%") == std::string::npos;
+    line += plain ? a : shell_quote(a);
+  }
+  return line;
+}
+
+}  // namespace sluice::cli
