@@ -180,8 +180,13 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
   if (row != nullptr) {
     check_row(name_, line, *row, key_field_, fields_);
     it.text = json::serialize(*row);
-    it.key = key_field_.empty() ? json::value(*row) : *find_field(*row, key_field_);
-    it.row.emplace(std::move(*row));
+    // Copies in the default memory resource: the reader's is reused for its next row.
+    const json::storage_ptr own;
+    if (key_field_.empty())
+      it.key = json::value(*row, own);
+    else
+      it.key = json::value(*find_field(*row, key_field_), own);
+    it.row.emplace(*row, own);
   } else {
     it.key = json::string(text);
     it.text = std::move(text);

@@ -254,7 +254,8 @@ asio::awaitable<command_run> attempt(run_state& s, item_ptr it) {
 }
 
 void record(run_state& s, command_run run, std::size_t attempts) {
-  const input_item& in = *run.input;
+  const item_ptr input = run.input;  // from_run takes the run (and its reference) away
+  const input_item& in = *input;
   task_report r = task_report::from_run(std::move(run), attempts);
   if (r.status != task_status::ok) ++s.failed;
   if (s.out != nullptr) {

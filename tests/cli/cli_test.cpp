@@ -1,0 +1,609 @@
+// The sluice executable, run for real: arguments in, exit code, stdout, stderr and files out.
+#include "../files.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using strings = std::vector<std::string>;
+
+/// One run of the sluice executable in `dir`, its output in files there.
+class cli_run {
+ public:
+  cli_run(const temp_dir& dir, strings args, const std::string& stdin_text = {}) : dir_(dir) {
+    write_file(dir / ".stdin", stdin_text);
+    posix_spawn_file_actions_t fa;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawn_file_actions_addopen(&fa, 0, (dir / ".stdin").c_str(), O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&fa, 1, (dir / ".stdout").c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::posix_spawn_file_actions_addopen(&fa, 2, (dir / ".stderr").c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::posix_spawn_file_actions_addchdir_np(&fa, dir.path().c_str());
+    args.insert(args.begin(), SLUICE_CLI);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, SLUICE_CLI, &fa, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error("cannot start " SLUICE_CLI);
+    ::posix_spawn_file_actions_destroy(&fa);
+  }
+  ~cli_run() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait();
+    }
+  }
+  cli_run(const cli_run&) = delete;
+  cli_run& operator=(const cli_run&) = delete;
+
+  void signal(int sig) const { ::kill(pid_, sig); }
+  /// The exit code (128 + signal when killed).
+  int wait() {
+    if (pid_ > 0) {
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      pid_ = 0;
+    }
+    return code_;
+  }
+  std::string out() { return (wait(), read_file(dir_ / ".stdout")); }
+  std::string err() { return (wait(), read_file(dir_ / ".stderr")); }
+
+ private:
+  const temp_dir& dir_;
+  pid_t pid_ = 0;
+  int code_ = -1;
+};
+
+struct result {
+  int code;
+  std::string out, err;
+};
+
+result sluice(const temp_dir& dir, const strings& args, const std::string& stdin_text = {}) {
+  cli_run r(dir, args, stdin_text);
+  const int code = r.wait();
+  return {code, r.out(), r.err()};
+}
+
+std::vector<json::object> rows_of(const std::filesystem::path& p) {
+  std::vector<json::object> rows;
+  for (auto& v : read_rows(p)) rows.push_back(v.as_object());
+  return rows;
+}
+
+strings lines_of(const std::string& text) {
+  strings out;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    out.push_back(text.substr(start, nl - start));
+  return out;
+}
+
+strings sorted(strings v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::string str(const json::value& v) {
+  return std::string(v.as_string());
+}
+
+// ---- commands, inputs and placeholders -----------------------------------------------------
+
+TEST(Cli, RunsTheCommandOncePerArgumentAfterTripleColon) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-j", "2", "--", "echo", "x{}", ":::", "a", "b c", "d"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sorted(lines_of(r.out)), (strings{"xa", "xb c", "xd"}));
+}
+
+TEST(Cli, AppendsTheInputWhenTheCommandHasNoPlaceholder) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-k", "echo", "-n", "pre", ":::", "1", "2"});
+  EXPECT_EQ(r.out, "pre 1pre 2");
+}
+
+TEST(Cli, ReadsLinesFromStdinAndFromAFileSkippingEmptyLines) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-k", "--", "echo", "<{}>"}, "a\n\nb\r\nc");
+  EXPECT_EQ(r.out, "<a>\n<b>\n<c>\n");
+  write_file(d / "in.txt", "x\ny\n");
+  r = sluice(d, {"run", "-k", "-i", "in.txt", "--", "echo", "{#}:{}"});
+  EXPECT_EQ(r.out, "1:x\n2:y\n");
+}
+
+TEST(Cli, ExpandsGnuParallelReplacementStrings) {
+  temp_dir d;
+  struct row {
+    std::string tmpl, input, want;
+  };
+  for (const auto& [tmpl, input, want] : std::vector<row>{
+           {"{}", "dir/sub/file.tar.gz", "dir/sub/file.tar.gz"},
+           {"{.}", "dir/sub/file.tar.gz", "dir/sub/file.tar"},
+           {"{/}", "dir/sub/file.tar.gz", "file.tar.gz"},
+           {"{//}", "dir/sub/file.tar.gz", "dir/sub"},
+           {"{/.}", "dir/sub/file.tar.gz", "file.tar"},
+           {"{#}-{%}", "x", "1-1"},
+           {"a{}b", "x y", "'ax yb'"},
+       }) {
+    auto r = sluice(d, {"run", "--dry-run", "--", "echo", tmpl, ":::", input});
+    EXPECT_EQ(r.out, "echo " + want + "\n") << tmpl;
+  }
+}
+
+TEST(Cli, JsonLinesFieldsAreDetectedAndSubstituted) {
+  temp_dir d;
+  write_file(d / "rows.jsonl", R"({"id":1,"user":{"name":"ann"},"n":[1,2]})"
+                               "\n"
+                               R"({"id":2,"user":{"name":"bob"},"n":3})"
+                               "\n");
+  auto r = sluice(d, {"run", "-k", "-i", "rows.jsonl", "--", "echo", "{id}", "{user.name}", "{n}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1 ann [1,2]\n2 bob 3\n");
+  // A file with a line that is not an object is lines: {} is the line.
+  write_file(d / "mixed.txt", "{\"id\":1}\nplain\n");
+  r = sluice(d, {"run", "-k", "-i", "mixed.txt", "--", "echo", "{}"});
+  EXPECT_EQ(r.out, "{\"id\":1}\nplain\n");
+}
+
+TEST(Cli, InputIsNeverInterpretedByAShell) {
+  temp_dir d;
+  auto r = sluice(
+      d, {"run", "--", "echo", ":::", "; touch pwned1", "$(touch pwned2)", "`touch pwned3`"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(sorted(lines_of(r.out)),
+            (strings{"$(touch pwned2)", "; touch pwned1", "`touch pwned3`"}));
+  // --shell quotes every substitution.
+  r = sluice(d, {"run", "--shell", "--", "echo {} | tr a-z A-Z", ":::", "x; touch pwned4", "'q'"});
+  EXPECT_EQ(sorted(lines_of(r.out)), (strings{"'Q'", "X; TOUCH PWNED4"}));
+  for (auto f : {"pwned1", "pwned2", "pwned3", "pwned4"})
+    EXPECT_FALSE(std::filesystem::exists(d / f)) << f;
+}
+
+// ---- order, limits, policies ------------------------------------------------------------------
+
+TEST(Cli, KeepOrderPrintsInInputOrderOtherwiseAsTasksFinish) {
+  temp_dir d;
+  const strings cmd{"--", "sh", "-c", "sleep $0; echo $0", "{}", ":::", "0.3", "0.1", "0.2"};
+  strings args{"run", "-j", "3"};
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  EXPECT_EQ(sluice(d, args).out, "0.1\n0.2\n0.3\n");
+  args.insert(args.begin() + 1, "-k");
+  EXPECT_EQ(sluice(d, args).out, "0.3\n0.1\n0.2\n");
+}
+
+TEST(Cli, EachTasksOutputIsPrintedWhole) {
+  temp_dir d;
+  // Each task writes 200 lines in pieces; no line of one may land inside another's block.
+  auto r = sluice(d, {"run", "-j", "4", "--", "sh", "-c",
+                      "for i in $(seq 200); do echo $0-$i; done", "{}", ":::", "a", "b", "c", "d"});
+  auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 800u);
+  for (std::size_t block = 0; block < 4; ++block)
+    for (std::size_t i = 0; i < 200; ++i)
+      EXPECT_EQ(lines[block * 200 + i].substr(1), "-" + std::to_string(i + 1));
+}
+
+TEST(Cli, ATimeoutKillsTheTaskAndItsChildren) {
+  temp_dir d;
+  const auto t0 = std::chrono::steady_clock::now();
+  // The shell's child sleep would keep the pipe open for 30 s if it survived.
+  auto r = sluice(d, {"run", "--timeout", "300ms", "-o", "r.jsonl", "--", "sh", "-c",
+                      "sleep 30 & wait", ":::", "x"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(r.code, 1) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(str(rows[0]["status"]), "timeout");
+  EXPECT_EQ(rows[0]["signal"], json::value(SIGTERM));
+  EXPECT_GE(rows[0]["duration_ms"].to_number<double>(), 290);
+}
+
+TEST(Cli, RetriesAFailingTaskAndCountsAttempts) {
+  temp_dir d;
+  // Fails twice, then succeeds: a counter file per input.
+  auto r = sluice(d, {"run", "--retries", "3", "--backoff", "5ms,10ms", "-o", "r.jsonl", "--", "sh",
+                      "-c", "echo . >> $0.n; [ $(wc -l < $0.n) -ge 3 ]", "{}", ":::", "a", "b"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (auto& row : rows_of(d / "r.jsonl")) {
+    EXPECT_EQ(str(row["status"]), "ok");
+    EXPECT_EQ(row["attempts"], json::value(3));
+  }
+  r = sluice(
+      d, {"run", "--retries", "1", "--backoff", "1ms", "-o", "f.jsonl", "--", "false", ":::", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(rows_of(d / "f.jsonl")[0]["attempts"], json::value(2));
+}
+
+TEST(Cli, HaltNowKillsTheRunningTasksSoonLetsThemFinish) {
+  temp_dir d;
+  // Input 1 fails at once; 2 and 3 run 0.5 s; 4 and later never start.
+  const strings tail{"--", "sh",  "-c", "[ $0 = 1 ] && exit 1; sleep 0.5",
+                     "{}", ":::", "1",  "2",
+                     "3",  "4",   "5",  "6"};
+  strings now{"run", "-j", "3", "--halt", "now,fail=1", "-o", "now.jsonl"};
+  now.insert(now.end(), tail.begin(), tail.end());
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(sluice(d, now).code, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 450ms);
+  auto rows = rows_of(d / "now.jsonl");
+  ASSERT_EQ(rows.size(), 1u);  // the killed ones have no row: a rerun runs them
+  EXPECT_EQ(str(rows[0]["key"]), "1");
+
+  strings soon{"run", "-j", "3", "--halt", "soon,fail=1", "-o", "soon.jsonl"};
+  soon.insert(soon.end(), tail.begin(), tail.end());
+  EXPECT_EQ(sluice(d, soon).code, 1);
+  rows = rows_of(d / "soon.jsonl");
+  strings keys;
+  for (auto& r : rows) keys.push_back(str(r["key"]));
+  EXPECT_EQ(sorted(keys), (strings{"1", "2", "3"}));
+
+  // success=1: stops after the first success; exit 0 (no failure).
+  auto r = sluice(d, {"run", "-j", "1", "--halt", "now,success=1", "--", "echo", ":::", "a", "b"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "a\n");
+  // fail=50%: after 3 tasks, 2 failed.
+  r = sluice(d, {"run", "-j", "1", "--halt", "soon,fail=50%", "--", "sh", "-c", "exit $0", "{}",
+                 ":::", "1", "0", "1", "0", "0", "0"});
+  EXPECT_EQ(r.code, 2);
+}
+
+TEST(Cli, RespectsTheRateLimit) {
+  temp_dir d;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = sluice(d, {"run", "-j", "8", "-r", "20", "-o", "r.jsonl", "--", "true", ":::", "1",
+                      "2",   "3",  "4", "5",  "6",  "7",  "8",       "9",  "10",   "11"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.code, 0);
+  EXPECT_GE(took, 490ms);  // 11 starts at 20/s: the last at 0.5 s
+  EXPECT_LT(took, 3s);
+}
+
+// ---- results file, resume, job log ---------------------------------------------------------
+
+TEST(Cli, WritesOneRowPerTaskWithTheDocumentedSchema) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-o", "r.jsonl", "--", "sh", "-c",
+                      "echo out $0; echo err >&2; exit $0", "{}", ":::", "0", "3"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");  // with -o the output goes to the rows
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  std::sort(rows.begin(), rows.end(),
+            [](auto& a, auto& b) { return str(a["key"]) < str(b["key"]); });
+  const strings fields{"key",    "occurrence", "input",      "status",      "exit_code", "signal",
+                       "stdout", "stderr",     "started_at", "duration_ms", "attempts"};
+  for (auto& row : rows) {
+    strings have;
+    for (auto& kv : row) have.push_back(std::string(kv.key()));
+    EXPECT_EQ(have, fields);
+    EXPECT_EQ(str(row["started_at"]).size(), 24u) << row["started_at"];  // 2026-11-21T16:28:31.780Z
+    EXPECT_TRUE(row["duration_ms"].is_number());
+    EXPECT_TRUE(row["signal"].is_null());
+  }
+  EXPECT_EQ(str(rows[0]["status"]), "ok");
+  EXPECT_EQ(str(rows[0]["stdout"]), "out 0\n");
+  EXPECT_EQ(str(rows[1]["status"]), "failed");
+  EXPECT_EQ(rows[1]["exit_code"], json::value(3));
+  EXPECT_EQ(str(rows[1]["stderr"]), "err\n");
+  EXPECT_EQ(str(rows[1]["input"]), "3");
+}
+
+TEST(Cli, CapsTheOutputKeptInARowAndSaysSo) {
+  temp_dir d;
+  auto r =
+      sluice(d, {"run", "--max-output", "10", "-o", "r.jsonl", "--", "seq", "{}", ":::", "1000"});
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(str(rows[0]["stdout"]).size(), 10u);
+  EXPECT_EQ(rows[0]["stdout_truncated"], json::value(true));
+}
+
+TEST(Cli, ResumesByIdentityNotByPosition) {
+  temp_dir d;
+  write_file(d / "in.txt", "a\nb\na\n");
+  auto r = sluice(d, {"run", "-o", "r.jsonl", "-i", "in.txt", "--", "echo"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 3u);  // a twice: two tasks
+  // Reordered, with new inputs before and after: only the new ones run.
+  write_file(d / "in.txt", "c\na\nb\na\na\nd\n");
+  r = sluice(d, {"run", "-o", "r.jsonl", "-i", "in.txt", "--", "echo"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 6u);
+  std::multiset<std::string> seen;
+  for (std::size_t i = 3; i < rows.size(); ++i)
+    seen.insert(str(rows[i]["key"]) + "#" + std::to_string(rows[i]["occurrence"].to_number<int>()));
+  EXPECT_EQ(seen, (std::multiset<std::string>{"a#3", "c#1", "d#1"}));
+  // Nothing left: nothing runs.
+  r = sluice(d, {"run", "-o", "r.jsonl", "-i", "in.txt", "--", "false"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 6u);
+}
+
+TEST(Cli, RetryFailedRerunsOnlyTheFailures) {
+  temp_dir d;
+  auto r =
+      sluice(d, {"run", "-o", "r.jsonl", "--", "sh", "-c", "exit $0", "{}", ":::", "0", "1", "2"});
+  EXPECT_EQ(r.code, 2);
+  r = sluice(d, {"run", "-o", "r.jsonl", "--", "true", ":::", "0", "1", "2"});
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 3u);  // failures are done too, without the flag
+  r = sluice(d, {"run", "--retry-failed", "-o", "r.jsonl", "--", "true", ":::", "0", "1", "2"});
+  EXPECT_EQ(r.code, 0);
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(sorted({str(rows[3]["key"]), str(rows[4]["key"])}), (strings{"1", "2"}));
+}
+
+TEST(Cli, JsonLinesKeyIdentifiesTheTask) {
+  temp_dir d;
+  write_file(d / "in.jsonl", "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n");
+  auto r =
+      sluice(d, {"run", "--key", "id", "-o", "r.jsonl", "-i", "in.jsonl", "--", "echo", "{v}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0]["key"].is_int64());
+  EXPECT_TRUE(rows[0]["input"].is_object());
+  // Same ids with other values: done already.
+  write_file(d / "in.jsonl",
+             "{\"id\":2,\"v\":\"x\"}\n{\"id\":1,\"v\":\"y\"}\n{\"id\":\"1\",\"v\":\"z\"}\n");
+  r = sluice(d, {"run", "--key", "id", "-o", "r.jsonl", "-i", "in.jsonl", "--", "echo", "{v}"});
+  rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 3u);  // "1" is not 1
+  EXPECT_EQ(str(rows[2]["stdout"]), "z\n");
+}
+
+TEST(Cli, RepairsATornLastRowAndRerunsItsTask) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-o", "r.jsonl", "--", "echo", ":::", "a", "b"});
+  std::string text = read_file(d / "r.jsonl");
+  const auto cut = text.rfind('{');
+  write_file(d / "r.jsonl", text.substr(0, cut + 12));  // the second row torn
+  r = sluice(d, {"run", "-o", "r.jsonl", "--", "echo", ":::", "a", "b"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("r.jsonl:2: torn last line"), std::string::npos) << r.err;
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 2u);
+}
+
+TEST(Cli, WritesGnuParallelsJobLog) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-k", "-j", "1", "--joblog", "log.tsv", "--", "sh", "-c",
+                      "echo hi; exit $0", "{}", ":::", "0", "2"});
+  EXPECT_EQ(r.code, 1);
+  auto lines = lines_of(read_file(d / "log.tsv"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand");
+  auto cols = [](const std::string& l) {
+    strings c;
+    std::size_t s = 0;
+    for (std::size_t t; (t = l.find('\t', s)) != std::string::npos; s = t + 1)
+      c.push_back(l.substr(s, t - s));
+    c.push_back(l.substr(s));
+    return c;
+  };
+  auto c1 = cols(lines[1]), c2 = cols(lines[2]);
+  ASSERT_EQ(c1.size(), 9u);
+  EXPECT_EQ(c1[0], "1");
+  EXPECT_EQ(c1[5], "3");  // bytes received
+  EXPECT_EQ(c1[6], "0");
+  EXPECT_EQ(c2[6], "2");
+  EXPECT_EQ(c2[8], "sh -c 'echo hi; exit $0' 2");
+  // Appended to on a second run, without a second header.
+  sluice(d, {"run", "--joblog", "log.tsv", "--", "true", ":::", "x"});
+  EXPECT_EQ(lines_of(read_file(d / "log.tsv")).size(), 4u);
+}
+
+// ---- dry run, shards ---------------------------------------------------------------------------
+
+TEST(Cli, DryRunPrintsWhatWouldRunAndRunsNothing) {
+  temp_dir d;
+  auto r =
+      sluice(d, {"run", "--dry-run", "-o", "r.jsonl", "--", "touch", "{}.made", ":::", "a", "b c"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "touch a.made\ntouch 'b c.made'\n");
+  EXPECT_FALSE(std::filesystem::exists(d / "a.made"));
+  EXPECT_FALSE(std::filesystem::exists(d / "r.jsonl"));
+}
+
+TEST(Cli, ShardsPartitionTheInputsExactlyOnce) {
+  temp_dir d;
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "in" + std::to_string(i) + "\n";
+  write_file(d / "in.txt", text);
+  std::multiset<std::string> all;
+  for (int s = 0; s < 3; ++s) {
+    auto r = sluice(
+        d, {"run", "--dry-run", "--shard", std::to_string(s) + "/3", "-i", "in.txt", "--", "echo"});
+    auto lines = lines_of(r.out);
+    EXPECT_GT(lines.size(), 60u);  // roughly a third each
+    all.insert(lines.begin(), lines.end());
+  }
+  EXPECT_EQ(all.size(), 300u);
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 300u);
+}
+
+// ---- exit codes and bad input -------------------------------------------------------------------
+
+TEST(Cli, ExitCodeCountsFailuresUpTo100) {
+  temp_dir d;
+  EXPECT_EQ(sluice(d, {"run", "--", "false", ":::", "1", "2", "3"}).code, 3);
+  strings many{"run", "-j", "8", "--", "false", ":::"};
+  for (int i = 0; i < 105; ++i) many.push_back(std::to_string(i));
+  EXPECT_EQ(sluice(d, many).code, 100);
+}
+
+TEST(Cli, BadUsageIs101WithAMessage) {
+  temp_dir d;
+  struct row {
+    strings args;
+    std::string message;
+  };
+  for (const auto& [args, message] : std::vector<row>{
+           {{"run"}, "no command given"},
+           {{"run", "--", "echo", "{nope}", ":::", "a"}, "unknown placeholder {nope}"},
+           {{"run", "--", "no-such-command-xyz", ":::", "a"},
+            "no-such-command-xyz': command not found"},
+           {{"run", "--timeout", "soon", "echo", ":::", "a"},
+            "--timeout: \"soon\" is not a duration"},
+           {{"run", "--halt", "later", "echo", ":::", "a"}, "--halt"},
+           {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
+           {{"run", "--bogus", "echo"}, "bogus"},
+       }) {
+    auto r = sluice(d, args);
+    EXPECT_EQ(r.code, 101) << message;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(Cli, BadInputIs102NamingFileLineAndField) {
+  temp_dir d;
+  write_file(d / "bad.jsonl", "{\"id\":1}\n{\"id\":2,}\n");
+  auto r = sluice(d, {"run", "--jsonl", "-i", "bad.jsonl", "--", "echo", "{id}"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("bad.jsonl:2: invalid JSON"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");  // checked before anything runs
+
+  write_file(d / "miss.jsonl", "{\"id\":1,\"v\":1}\n{\"id\":2}\n");
+  r = sluice(d, {"run", "-i", "miss.jsonl", "--", "echo", "{v}"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("miss.jsonl:2: field \"v\""), std::string::npos) << r.err;
+
+  r = sluice(d, {"run", "-i", "nope.txt", "--", "echo"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("nope.txt: cannot read the input: No such file"), std::string::npos)
+      << r.err;
+
+  // Streamed JSON Lines: the rows before the bad one run, then the error.
+  r = sluice(d, {"run", "-j", "1", "--jsonl", "-o", "r.jsonl", "--", "echo", "{id}"},
+             "{\"id\":1}\n[2]\n{\"id\":3}\n");
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find(":2: row is an array, not a JSON object"), std::string::npos) << r.err;
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 1u);
+}
+
+TEST(Cli, AnUnwritableOutputIs103AndABadResultsFileIsLeftAlone) {
+  temp_dir d;
+  auto r = sluice(d, {"run", "-o", "no/such/dir/r.jsonl", "--", "echo", ":::", "a"});
+  EXPECT_EQ(r.code, 103);
+  EXPECT_NE(r.err.find("no/such/dir/r.jsonl"), std::string::npos) << r.err;
+  r = sluice(d, {"run", "--joblog", "no/such/log", "--", "echo", ":::", "a"});
+  EXPECT_EQ(r.code, 103);
+
+  const std::string text = "{\"key\":\"a\",\"status\":\"ok\"}\nnot json\n{\"key\":\"b\"}\n";
+  write_file(d / "r.jsonl", text);
+  r = sluice(d, {"run", "-o", "r.jsonl", "--", "echo", ":::", "a", "c"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("r.jsonl:2: invalid JSON"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(d / "r.jsonl"), text);
+}
+
+TEST(Cli, HelpAndVersion) {
+  temp_dir d;
+  auto r = sluice(d, {"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("sluice ", 0), 0u);
+  r = sluice(d, {"run", "--help"});
+  EXPECT_EQ(r.code, 0);
+  for (auto flag : {"--max-at-once", "--max-per-second", "--halt", "--retries", "--output",
+                    "--joblog", "--shard", "Examples:", "Exit status"})
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+}
+
+// ---- signals and crashes
+// -------------------------------------------------------------------------
+
+TEST(Cli, SigintLetsTheRunningFinishExits130AndARerunDoesTheRest) {
+  temp_dir d;
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += std::to_string(i) + "\n";
+  write_file(d / "in.txt", text);
+  const strings args{"run",    "-j", "4",  "-o", "r.jsonl",  "-i",
+                     "in.txt", "--", "sh", "-c", "sleep 0.4"};
+  {
+    cli_run run(d, args);
+    std::this_thread::sleep_for(200ms);
+    run.signal(SIGINT);
+    EXPECT_EQ(run.wait(), 130) << run.err();
+    EXPECT_NE(run.err().find("stopping"), std::string::npos);
+  }
+  auto rows = rows_of(d / "r.jsonl");
+  EXPECT_EQ(rows.size(), 4u);  // the four running finished; nothing else started
+  for (auto& row : rows) EXPECT_EQ(str(row["status"]), "ok");
+  auto r = sluice(d, args);
+  EXPECT_EQ(r.code, 0) << r.err;
+  strings keys;
+  for (auto& row : rows_of(d / "r.jsonl")) keys.push_back(str(row["key"]));
+  EXPECT_EQ(keys.size(), 12u);
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 12u);
+}
+
+TEST(Cli, ASecondSigintKillsTheRunningTasksAtOnce) {
+  temp_dir d;
+  cli_run run(
+      d, {"run", "-j", "2", "-o", "r.jsonl", "--", "sh", "-c", "sleep 30", ":::", "a", "b", "c"});
+  std::this_thread::sleep_for(200ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  run.signal(SIGINT);
+  std::this_thread::sleep_for(50ms);
+  run.signal(SIGINT);
+  EXPECT_EQ(run.wait(), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_TRUE(rows_of(d / "r.jsonl").empty());
+}
+
+TEST(Cli, KillNineAtRandomMomentsLosesAndRepeatsNothing) {
+  temp_dir d;
+  std::mt19937 rng(20261121);
+  std::string text;
+  for (int i = 0; i < 500; ++i)
+    text += "{\"id\":" + std::to_string(i) + ",\"s\":0.0" + std::to_string(10 + rng() % 41) + "}\n";
+  write_file(d / "in.jsonl", text);
+  const strings args{"run",     "-j", "8",        "--key", "id",    "-o",
+                     "r.jsonl", "-i", "in.jsonl", "--",    "sleep", "{s}"};
+  for (int k = 0; k < 10; ++k) {
+    cli_run run(d, args);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
+    run.signal(SIGKILL);
+    EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  }
+  auto r = sluice(d, args);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::map<std::int64_t, int> count;
+  for (const auto& line : lines_of(read_file(d / "r.jsonl"))) {
+    auto row = json::parse(line).as_object();  // none malformed
+    EXPECT_EQ(str(row["status"]), "ok");
+    ++count[row["key"].as_int64()];
+  }
+  EXPECT_EQ(count.size(), 500u);
+  for (auto& [id, n] : count) EXPECT_EQ(n, 1) << id;
+}
+
+}  // namespace
+}  // namespace sluice::test
