@@ -43,6 +43,8 @@ void add_run_flags(CLI::App& run, run_flags& f) {
                "Show a progress line on stderr (default when stderr is a terminal)");
   run.add_flag("--no-progress", f.no_progress, "Never show the progress line");
   run.add_flag("--dry-run", f.dry_run, "Print the commands that would run, and run nothing");
+  run.add_flag("--stats", f.stats,
+               "At the end, print tasks/s and sluice's own CPU time per task to stderr");
   run.add_option("--shard", f.shard,
                  "I/N: keep only the inputs whose key hashes to shard I (0-based) of N");
   run.prefix_command();  // the first argument that is not a flag starts the command
@@ -161,6 +163,7 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   if (c.dedupe && (c.key.empty() || c.output.empty()))
     throw usage_error("--dedupe needs --key FIELD and -o FILE.jsonl");
   c.dry_run = f.dry_run;
+  c.stats = f.stats;
   c.progress = f.no_progress ? false : f.progress || stderr_is_terminal;
   if (c.dry_run) c.progress = false;
   if (!f.shard.empty()) c.shard_of = parse_shard(f.shard);

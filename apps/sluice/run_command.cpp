@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -316,6 +317,24 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
   }
 }
 
+/// --stats: what the run did, how fast, and what sluice itself cost (its threads' CPU time;
+/// the commands' own time is not in it).
+void print_stats(const progress::counts& n, std::size_t skipped,
+                 std::chrono::steady_clock::duration wall) {
+  rusage self{};
+  ::getrusage(RUSAGE_SELF, &self);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  const double cpu = seconds(self.ru_utime) + seconds(self.ru_stime);
+  const double secs = std::chrono::duration<double>(wall).count();
+  const std::size_t ran = n.succeeded + n.failed;
+  const std::string line = fmt::format(
+      "sluice: {} tasks ({} failed, {} skipped) in {:.3f} s: {:.0f} tasks/s; sluice's own CPU "
+      "{:.3f} s, {:.1f} us per task\n",
+      ran, n.failed, skipped, secs, secs > 0 ? static_cast<double>(ran) / secs : 0.0, cpu,
+      ran ? cpu * 1e6 / static_cast<double>(ran) : 0.0);
+  write_all(STDERR_FILENO, line);
+}
+
 int dry_run(run_state& s) {
   std::string text;
   while (auto it = s.feed->next()) {
@@ -398,7 +417,9 @@ int run_command(const run_config& c) {
                    bar_timer.cancel();
                    stop.cancel();
                  }));
+  const auto t0 = std::chrono::steady_clock::now();
   io.run();
+  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, std::chrono::steady_clock::now() - t0);
   if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, true);
   if (out) out->close();
   if (failure && !(s.killing && is_cancellation(failure))) std::rethrow_exception(failure);

@@ -48,6 +48,7 @@ struct run_config {
   bool dedupe = false;
   bool progress = false;
   bool dry_run = false;
+  bool stats = false;  // a summary line at the end: tasks/s and sluice's own CPU per task
   std::optional<cli::shard> shard_of;
 };
 
