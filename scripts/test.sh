@@ -21,6 +21,7 @@ if has release; then
   cmake --build --preset release -j "$jobs"
   ctest --preset release -j "$jobs"
   build/release/examples/simulated_api 2000 50 2000
+  examples/cli/demo.sh  # the README's main job
 fi
 if has asan; then
   step "asan+ubsan: build and test"

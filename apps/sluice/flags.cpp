@@ -37,8 +37,6 @@ void add_run_flags(CLI::App& run, run_flags& f) {
                  "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)");
   run.add_flag("--retry-failed", f.retry_failed,
                "On resume, run again the tasks whose row says they failed");
-  run.add_flag("--dedupe", f.dedupe,
-               "With --key: run once per distinct key, write a row for every input");
   run.add_flag("--progress,--bar", f.progress,
                "Show a progress line on stderr (default when stderr is a terminal)");
   run.add_flag("--no-progress", f.no_progress, "Never show the progress line");
@@ -159,9 +157,6 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.retry_failed = f.retry_failed;
   if (c.retry_failed && c.output.empty())
     throw usage_error("--retry-failed needs -o FILE.jsonl (the results it reruns the failures of)");
-  c.dedupe = f.dedupe;
-  if (c.dedupe && (c.key.empty() || c.output.empty()))
-    throw usage_error("--dedupe needs --key FIELD and -o FILE.jsonl");
   c.dry_run = f.dry_run;
   c.stats = f.stats;
   c.progress = f.no_progress ? false : f.progress || stderr_is_terminal;

@@ -419,8 +419,9 @@ int run_command(const run_config& c) {
                  }));
   const auto t0 = std::chrono::steady_clock::now();
   io.run();
-  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, std::chrono::steady_clock::now() - t0);
+  const auto wall = std::chrono::steady_clock::now() - t0;
   if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, true);
+  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, wall);
   if (out) out->close();
   if (failure && !(s.killing && is_cancellation(failure))) std::rethrow_exception(failure);
   if (s.stopping) return interrupted;
