@@ -88,8 +88,8 @@ std::string_view joblog_header() noexcept {
 std::string joblog_line(std::size_t seq, const task_report& r) {
   const double start = std::chrono::duration<double>(r.started_at.time_since_epoch()).count();
   const double runtime = std::chrono::duration<double>(r.duration).count();
-  // GNU parallel writes -1 for a job that never ran to an exit (a timeout, a start error).
-  const int exitval = r.exit_code ? *r.exit_code : r.signal ? 0 : -1;
+  // GNU parallel writes -1 for a job its timeout killed.
+  const int exitval = r.status == task_status::timeout ? -1 : r.exit_code.value_or(0);
   return fmt::format("{}\t:\t{:.3f}\t{:9.3f}\t0\t{}\t{}\t{}\t{}\n", seq, start, runtime,
                      r.out.size(), exitval, r.signal.value_or(0), command_line(r.argv));
 }
