@@ -6,20 +6,34 @@
 
 namespace sluice {
 
-std::unique_ptr<jsonl_writer> resume_jsonl_file(
-    const std::filesystem::path& path, std::string_view key_name,
-    const std::function<void(std::string_view, const boost::json::object&, std::size_t)>& on_row,
-    const resume_options& opts) {
-  detail::scan_result scan;
-  if (std::filesystem::exists(path)) {
-    // Under raise a bad row throws here, before the file is changed.
-    scan = detail::scan_keys(
-        path, key_name,
-        [&](const detail::keyed_row& r) {
-          on_row(r.key, detail::parse_row(r.line).as_object(), r.number);
-        },
-        [&](const jsonl_error& e) { detail::bad_input(opts.errors, opts.report, e); });
-  }
+namespace {
+
+using row_fn = std::function<void(std::string_view, const boost::json::object&, std::size_t)>;
+
+// Every row of an existing file to on_row; under raise a bad row throws here, before the
+// file is changed.
+detail::scan_result scan_rows(const std::filesystem::path& path, std::string_view key_name,
+                              const row_fn& on_row, const resume_options& opts) {
+  if (!std::filesystem::exists(path)) return {};
+  return detail::scan_keys(
+      path, key_name,
+      [&](const detail::keyed_row& r) {
+        on_row(r.key, detail::parse_row(r.line).as_object(), r.number);
+      },
+      [&](const jsonl_error& e) { detail::bad_input(opts.errors, opts.report, e); });
+}
+
+}  // namespace
+
+void read_keyed_jsonl_file(const std::filesystem::path& path, std::string_view key_name,
+                           const row_fn& on_row, const resume_options& opts) {
+  scan_rows(path, key_name, on_row, opts);
+}
+
+std::unique_ptr<jsonl_writer> resume_jsonl_file(const std::filesystem::path& path,
+                                                std::string_view key_name, const row_fn& on_row,
+                                                const resume_options& opts) {
+  const auto scan = scan_rows(path, key_name, on_row, opts);
   return detail::open_for_append(path, scan, opts.sync, opts.report);
 }
 

@@ -439,6 +439,25 @@ TEST(ResumeJsonlFile, CreatesAMissingFile) {
   EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":\"new\"}\n");
 }
 
+TEST(ReadKeyedJsonlFile, PassesTheSameRowsAndChangesNothing) {
+  temp_dir d;
+  const std::string text = "{\"k\":1}\n{\"k\":\"a\"}\n{\"k\":2,\"v\":\"to";
+  write_file(d / "r.jsonl", text);
+  std::vector<seen_row> seen;
+  read_keyed_jsonl_file(d / "r.jsonl", "k",
+                        [&](std::string_view key, const json::object& row, std::size_t line) {
+                          seen.push_back({std::string(key), json::serialize(row), line});
+                        });
+  EXPECT_EQ(seen, (std::vector<seen_row>{{"1", "{\"k\":1}", 1}, {"\"a\"", "{\"k\":\"a\"}", 2}}));
+  EXPECT_EQ(read_file(d / "r.jsonl"), text);  // the torn line is still there
+  read_keyed_jsonl_file(d / "none.jsonl", "k", [&](auto, const auto&, auto) { seen.clear(); });
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(d / "none.jsonl"));
+  write_file(d / "bad.jsonl", "{\"k\":1}\n[2]\n");
+  EXPECT_THROW(read_keyed_jsonl_file(d / "bad.jsonl", "k", [](auto, const auto&, auto) {}),
+               jsonl_error);
+}
+
 TEST(ResumeJsonlFile, ABadRowRaisesBeforeTheFileIsChangedOrIsReportedUnderPrint) {
   temp_dir d;
   const std::string text = "{\"k\":1}\n[1]\n{\"v\":2}\n{\"k\":3}";

@@ -111,7 +111,6 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
   }
   name_ = c.input == "-" ? "<stdin>" : c.input;
   const bool file = c.input != "-" && is_regular_file(c.input);
-  if (!file && c.input != "-") std::fclose(open_input(c.input));  // names the problem
   jsonl_ = c.format == input_format::jsonl;
   if (file && c.format != input_format::lines) {
     // Read once up front: decides the format (detect), counts the rows and checks every one

@@ -67,8 +67,9 @@ void write_all(int fd, std::string_view bytes) {
 }
 
 /// The tasks the results file already has: every row, or (with --retry-failed) the ok ones.
-std::unordered_set<std::string> done_tasks(jsonl_writer*& out, std::unique_ptr<jsonl_writer>& keep,
-                                           const run_config& c) {
+/// A real run also opens the file to append to (`out`); a dry run only reads it.
+std::unordered_set<std::string> done_tasks(const run_config& c,
+                                           std::unique_ptr<jsonl_writer>& out) {
   std::unordered_set<std::string> done;
   if (c.output.empty()) return done;
   auto on_row = [&](std::string_view key, const json::object& row, std::size_t) {
@@ -81,21 +82,14 @@ std::unordered_set<std::string> done_tasks(jsonl_writer*& out, std::unique_ptr<j
       occurrence = o->to_number<std::uint64_t>();
     done.insert(identity(key, occurrence));
   };
-  if (c.dry_run) {
-    // Only read it: a dry run changes nothing, not even a torn last line.
-    if (std::filesystem::exists(c.output)) {
-      jsonl_reader in(c.output, {.errors = on_error::print, .report = [](std::string_view) {}});
-      while (auto* row = in.next())
-        if (const json::value* k = row->if_contains("key")) on_row(json::serialize(*k), *row, 0);
-    }
-    return done;
-  }
   try {
-    keep = resume_jsonl_file(c.output, "key", on_row);
+    if (c.dry_run)
+      read_keyed_jsonl_file(c.output, "key", on_row);  // a dry run changes nothing
+    else
+      out = resume_jsonl_file(c.output, "key", on_row);
   } catch (const std::filesystem::filesystem_error& e) {
     throw std::system_error(e.code(), "cannot open " + c.output);
   }
-  out = keep.get();
   return done;
 }
 
@@ -369,12 +363,11 @@ int run_command(const run_config& c) {
   }
 
   std::unique_ptr<jsonl_writer> out;
-  jsonl_writer* out_ptr = nullptr;
-  f->done = done_tasks(out_ptr, out, c);
+  f->done = done_tasks(c, out);
   run_state s{.c = c,
               .tmpl = std::move(tmpl),
               .feed = f,
-              .out = out_ptr,
+              .out = out.get(),
               .log = job_log(c.dry_run ? std::string() : c.joblog),
               .slots = {},
               .counters = {},

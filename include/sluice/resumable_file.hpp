@@ -38,6 +38,15 @@ namespace sluice {
 ///     auto out = sluice::resume_jsonl_file("results.jsonl", "id",
 ///         [&](std::string_view key, const boost::json::object&, std::size_t) { done.emplace(key);
 ///         });
+/// The rows of a keyed results file, read only: what resume_jsonl_file passes to on_row,
+/// with bad rows going through opts.errors the same way, but nothing in the file changed (a
+/// torn last line is not a row and is left where it is). A missing file has no rows.
+void read_keyed_jsonl_file(
+    const std::filesystem::path& path, std::string_view key_name,
+    const std::function<void(std::string_view key, const boost::json::object& row,
+                             std::size_t line)>& on_row,
+    const resume_options& opts = {});
+
 std::unique_ptr<jsonl_writer> resume_jsonl_file(
     const std::filesystem::path& path, std::string_view key_name,
     const std::function<void(std::string_view key, const boost::json::object& row,
