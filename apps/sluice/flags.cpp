@@ -35,6 +35,9 @@ void add_run_flags(CLI::App& run, run_flags& f) {
   run.add_option("--joblog", f.joblog, "Append GNU parallel's job log to FILE");
   run.add_option("--max-output", f.output_cap,
                  "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)");
+  run.add_flag("--dedupe", f.dedupe,
+               "Run once per distinct key (--key, or the input); every input still gets a row "
+               "(needs -o)");
   run.add_flag("--retry-failed", f.retry_failed,
                "On resume, run again the tasks whose row says they failed");
   run.add_flag("--progress,--bar", f.progress,
@@ -157,6 +160,9 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.retry_failed = f.retry_failed;
   if (c.retry_failed && c.output.empty())
     throw usage_error("--retry-failed needs -o FILE.jsonl (the results it reruns the failures of)");
+  c.dedupe = f.dedupe;
+  if (c.dedupe && c.output.empty())
+    throw usage_error("--dedupe needs -o FILE.jsonl (each input gets its key's row there)");
   c.dry_run = f.dry_run;
   c.stats = f.stats;
   c.progress = f.no_progress ? false : f.progress || stderr_is_terminal;

@@ -18,10 +18,10 @@ std::string clock_text(double seconds) {
 
 }  // namespace
 
-std::string progress_bar::line(const progress::counts& c, std::size_t skipped,
+std::string progress_bar::line(const progress::counts& c, std::size_t skipped, std::size_t reused,
                                std::chrono::steady_clock::duration elapsed) const {
   const std::size_t ran = c.succeeded + c.failed;
-  const std::size_t done = ran + skipped;
+  const std::size_t done = ran + skipped + reused;
   const double secs = std::chrono::duration<double>(elapsed).count();
   const double rate = secs > 0 ? static_cast<double>(ran) / secs : 0;
   std::string s;
@@ -36,6 +36,7 @@ std::string progress_bar::line(const progress::counts& c, std::size_t skipped,
   }
   s += fmt::format(" | {} running | {} failed | {:.1f}/s", c.running, c.failed, rate);
   if (c.retried) s += fmt::format(" | {} retried", c.retried);
+  if (reused) s += fmt::format(" | {} reused", reused);
   if (skipped) s += fmt::format(" | {} skipped", skipped);
   if (total_ && rate > 0 && done < *total_)
     s += " | ETA " + clock_text(static_cast<double>(*total_ - done) / rate);
@@ -44,8 +45,9 @@ std::string progress_bar::line(const progress::counts& c, std::size_t skipped,
   return s;
 }
 
-void progress_bar::draw(const progress::counts& c, std::size_t skipped, bool final) const {
-  std::string s = "\r\x1b[2K" + line(c, skipped, std::chrono::steady_clock::now() - start_);
+void progress_bar::draw(const progress::counts& c, std::size_t skipped, std::size_t reused,
+                        bool final) const {
+  std::string s = "\r\x1b[2K" + line(c, skipped, reused, std::chrono::steady_clock::now() - start_);
   if (final) s += '\n';
   [[maybe_unused]] auto n = ::write(STDERR_FILENO, s.data(), s.size());
 }

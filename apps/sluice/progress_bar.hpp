@@ -16,12 +16,14 @@ class progress_bar {
   /// `total`: the number of inputs, when known.
   explicit progress_bar(std::optional<std::size_t> total) : total_(total) {}
 
-  /// The line for these counts and `skipped` inputs (done before, or of another shard),
-  /// `elapsed` after the start (no terminal control codes).
-  [[nodiscard]] std::string line(const progress::counts& c, std::size_t skipped,
+  /// The line for these counts, `skipped` inputs (done before, or of another shard) and
+  /// `reused` ones (given their key's result by --dedupe), `elapsed` after the start (no
+  /// terminal control codes).
+  [[nodiscard]] std::string line(const progress::counts& c, std::size_t skipped, std::size_t reused,
                                  std::chrono::steady_clock::duration elapsed) const;
   /// Redraws the line on stderr; `final` ends it with a newline.
-  void draw(const progress::counts& c, std::size_t skipped, bool final = false) const;
+  void draw(const progress::counts& c, std::size_t skipped, std::size_t reused,
+            bool final = false) const;
 
  private:
   std::optional<std::size_t> total_;

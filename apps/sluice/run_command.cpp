@@ -1,5 +1,6 @@
 #include "run_command.hpp"
 
+#include "dedupe.hpp"
 #include "exit_codes.hpp"
 #include "flags.hpp"
 #include "inputs.hpp"
@@ -24,6 +25,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -38,6 +40,7 @@
 #include <csignal>
 #include <cstdio>
 #include <system_error>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace sluice::cli {
@@ -66,12 +69,17 @@ void write_all(int fd, std::string_view bytes) {
   }
 }
 
+/// What the results file already has.
+struct previous_results {
+  std::unordered_set<std::string> done;                  // the tasks not to run again
+  std::unordered_map<std::string, json::object> by_key;  // --dedupe: the last such row of a key
+};
+
 /// The tasks the results file already has: every row, or (with --retry-failed) the ok ones.
 /// A real run also opens the file to append to (`out`); a dry run only reads it.
-std::unordered_set<std::string> done_tasks(const run_config& c,
-                                           std::unique_ptr<jsonl_writer>& out) {
-  std::unordered_set<std::string> done;
-  if (c.output.empty()) return done;
+previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& out) {
+  previous_results previous;
+  if (c.output.empty()) return previous;
   auto on_row = [&](std::string_view key, const json::object& row, std::size_t) {
     if (c.retry_failed) {
       const json::value* status = row.if_contains("status");
@@ -80,7 +88,8 @@ std::unordered_set<std::string> done_tasks(const run_config& c,
     std::uint64_t occurrence = 1;
     if (const json::value* o = row.if_contains("occurrence"); o && o->is_number())
       occurrence = o->to_number<std::uint64_t>();
-    done.insert(identity(key, occurrence));
+    previous.done.insert(identity(key, occurrence));
+    if (c.dedupe) previous.by_key.insert_or_assign(std::string(key), json::object(row, {}));
   };
   try {
     if (c.dry_run)
@@ -90,7 +99,7 @@ std::unordered_set<std::string> done_tasks(const run_config& c,
   } catch (const std::filesystem::filesystem_error& e) {
     throw std::system_error(e.code(), "cannot open " + c.output);
   }
-  return done;
+  return previous;
 }
 
 /// The job log, appended to; a new file starts with GNU parallel's header.
@@ -205,6 +214,7 @@ struct run_state {
   slot_pool slots;
   progress counters;
   std::optional<progress_bar> bar;
+  std::optional<cli::dedupe> reuse;  // --dedupe
   std::size_t failed = 0;
   bool stopping = false, killing = false;
 };
@@ -254,7 +264,9 @@ void record(run_state& s, command_run run, std::size_t attempts) {
   task_report r = task_report::from_run(std::move(run), attempts);
   if (r.status != task_status::ok) ++s.failed;
   if (s.out != nullptr) {
-    s.out->write(result_row(in, r));
+    const json::object row = result_row(in, r);
+    s.out->write(row);
+    if (s.reuse) s.reuse->ran(in, row);
   } else {
     // Each task's output whole, never mixed with another's.
     if (!r.out.empty()) write_all(STDOUT_FILENO, r.out);
@@ -263,9 +275,13 @@ void record(run_state& s, command_run run, std::size_t attempts) {
   s.log.write(in.seq, r);
 }
 
+std::size_t reused(const run_state& s) {
+  return s.reuse ? s.reuse->reused() : 0;
+}
+
 asio::awaitable<void> draw_progress(run_state& s, asio::steady_timer& t) {
   for (;;) {
-    s.bar->draw(s.counters.snapshot(), s.feed->skipped);
+    s.bar->draw(s.counters.snapshot(), s.feed->skipped, reused(s));
     t.expires_after(std::chrono::milliseconds(200));
     auto [e] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (e) co_return;
@@ -286,6 +302,9 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
         return std::nullopt;
       },
       std::max<std::size_t>(64, 2 * c.max_at_once));
+  // --dedupe: the later inputs of a key wait for its row instead of running.
+  if (s.reuse)
+    items = s.reuse->first_of_each_key(std::move(items), co_await asio::this_coro::executor);
   stream<item_ptr> inputs(std::make_shared<until_stopped>(std::move(items), stop, s.stopping));
 
   options o;
@@ -313,7 +332,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
 
 /// --stats: what the run did, how fast, and what sluice itself cost (its threads' CPU time;
 /// the commands' own time is not in it).
-void print_stats(const progress::counts& n, std::size_t skipped,
+void print_stats(const progress::counts& n, std::size_t skipped, std::size_t reused,
                  std::chrono::steady_clock::duration wall) {
   rusage self{};
   ::getrusage(RUSAGE_SELF, &self);
@@ -322,16 +341,20 @@ void print_stats(const progress::counts& n, std::size_t skipped,
   const double secs = std::chrono::duration<double>(wall).count();
   const std::size_t ran = n.succeeded + n.failed;
   const std::string line = fmt::format(
-      "sluice: {} tasks ({} failed, {} skipped) in {:.3f} s: {:.0f} tasks/s; sluice's own CPU "
+      "sluice: {} tasks ({} failed, {} skipped, {} reused) in {:.3f} s: {:.0f} tasks/s; sluice's "
+      "own CPU "
       "{:.3f} s, {:.1f} us per task\n",
-      ran, n.failed, skipped, secs, secs > 0 ? static_cast<double>(ran) / secs : 0.0, cpu,
+      ran, n.failed, skipped, reused, secs, secs > 0 ? static_cast<double>(ran) / secs : 0.0, cpu,
       ran ? cpu * 1e6 / static_cast<double>(ran) : 0.0);
   write_all(STDERR_FILENO, line);
 }
 
-int dry_run(run_state& s) {
+int dry_run(run_state& s, const previous_results& previous) {
   std::string text;
+  std::unordered_set<std::string> keys;  // --dedupe: the keys that would run
   while (auto it = s.feed->next()) {
+    if (s.c.dedupe && (previous.by_key.contains(it->key_text) || !keys.insert(it->key_text).second))
+      continue;
     text = command_line(argv_for(s, *it, 1));
     text += '\n';
     write_all(STDOUT_FILENO, text);
@@ -363,7 +386,8 @@ int run_command(const run_config& c) {
   }
 
   std::unique_ptr<jsonl_writer> out;
-  f->done = done_tasks(c, out);
+  previous_results previous = done_tasks(c, out);
+  f->done = std::move(previous.done);
   run_state s{.c = c,
               .tmpl = std::move(tmpl),
               .feed = f,
@@ -371,8 +395,14 @@ int run_command(const run_config& c) {
               .log = job_log(c.dry_run ? std::string() : c.joblog),
               .slots = {},
               .counters = {},
-              .bar = {}};
-  if (c.dry_run) return dry_run(s);
+              .bar = {},
+              .reuse = {}};
+  if (c.dry_run) return dry_run(s, previous);
+  if (c.dedupe) {
+    s.reuse.emplace(*out, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));
+    for (auto& [key, row] : previous.by_key) s.reuse->known(key, std::move(row));
+    previous.by_key.clear();
+  }
 
   asio::io_context io;
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
@@ -413,14 +443,14 @@ int run_command(const run_config& c) {
   const auto t0 = std::chrono::steady_clock::now();
   io.run();
   const auto wall = std::chrono::steady_clock::now() - t0;
-  if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, true);
-  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, wall);
+  if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, reused(s), true);
+  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, reused(s), wall);
   if (out) out->close();
   if (failure && !(s.killing && is_cancellation(failure))) std::rethrow_exception(failure);
   if (s.stopping) return interrupted;
   // The input thread has ended (the run saw the end of its input): its failure is visible.
   if (f->failure) std::rethrow_exception(f->failure);
-  return failures_exit_code(s.failed);
+  return failures_exit_code(s.failed + (s.reuse ? s.reuse->reused_failed() : 0));
 }
 
 }  // namespace sluice::cli

@@ -45,6 +45,7 @@ struct run_config {
   std::string joblog;
   std::size_t output_cap = 1u << 20;  // bytes of stdout / stderr kept per task in a row
   bool retry_failed = false;
+  bool dedupe = false;  // one run per distinct key, a row for every input
   bool progress = false;
   bool dry_run = false;
   bool stats = false;  // a summary line at the end: tasks/s and sluice's own CPU per task

@@ -57,7 +57,10 @@ task_report task_report::from_run(command_run run, std::size_t attempts) {
   return t;
 }
 
-json::object result_row(const input_item& in, const task_report& r) {
+namespace {
+
+/// The columns that say which input a row is for.
+json::object input_columns(const input_item& in) {
   json::object row;
   row["key"] = in.key;
   row["occurrence"] = in.occurrence;
@@ -65,6 +68,13 @@ json::object result_row(const input_item& in, const task_report& r) {
     row["input"] = *in.row;
   else
     row["input"] = in.text;
+  return row;
+}
+
+}  // namespace
+
+json::object result_row(const input_item& in, const task_report& r) {
+  json::object row = input_columns(in);
   row["status"] = to_string(r.status);
   row["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
   row["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
@@ -78,6 +88,13 @@ json::object result_row(const input_item& in, const task_report& r) {
   row["duration_ms"] =
       std::round(std::chrono::duration<double, std::milli>(r.duration).count() * 1000) / 1000;
   row["attempts"] = r.attempts;
+  return row;
+}
+
+json::object reused_row(const input_item& in, const json::object& from) {
+  json::object row = input_columns(in);
+  for (const auto& [name, value] : from)
+    if (!row.contains(name)) row[name] = value;
   return row;
 }
 

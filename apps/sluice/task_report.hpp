@@ -61,6 +61,10 @@ struct task_report {
 /// a cap cut them).
 boost::json::object result_row(const input_item& in, const task_report& r);
 
+/// The row for an input that reuses another input's result (--dedupe): `from` with `in`'s
+/// key, occurrence and input.
+boost::json::object reused_row(const input_item& in, const boost::json::object& from);
+
 /// GNU parallel's job log.
 std::string_view joblog_header() noexcept;
 std::string joblog_line(std::size_t seq, const task_report& r);

@@ -379,6 +379,107 @@ TEST(Cli, JsonLinesKeyIdentifiesTheTask) {
   EXPECT_EQ(str(rows[2]["stdout"]), "z\n");
 }
 
+TEST(Cli, DedupeRunsOncePerKeyAndWritesARowForEveryInput) {
+  temp_dir d;
+  // Key 1 is slow, so its later inputs arrive while it runs and wait for its result.
+  write_file(d / "in.jsonl",
+             "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n{\"id\":1,\"v\":\"c\"}\n"
+             "{\"id\":3,\"v\":\"d\"}\n{\"id\":2,\"v\":\"e\"}\n{\"id\":1,\"v\":\"f\"}\n");
+  const std::string script = "echo {id} >> calls; [ {id} = 1 ] && sleep 0.3; echo ran {v}";
+  for (const bool keep_order : {false, true}) {
+    std::filesystem::remove(d / "calls");
+    std::filesystem::remove(d / "r.jsonl");
+    strings args{"run", "--dedupe", "--key", "id", "-j", "4", "-o", "r.jsonl", "-i", "in.jsonl"};
+    if (keep_order) args.push_back("-k");
+    for (auto a : {"--shell", "--", script.c_str()}) args.push_back(a);
+    auto r = sluice(d, args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(sorted(lines_of(read_file(d / "calls"))), (strings{"1", "2", "3"}));
+    auto rows = rows_of(d / "r.jsonl");
+    ASSERT_EQ(rows.size(), 6u);
+    std::map<std::string, std::string> out_of;  // input value -> its row's stdout
+    strings order;
+    for (auto& row : rows) {
+      out_of[str(row["input"].as_object()["v"])] = str(row["stdout"]);
+      order.push_back(str(row["input"].as_object()["v"]));
+      EXPECT_EQ(str(row["status"]), "ok");
+    }
+    EXPECT_EQ(out_of, (std::map<std::string, std::string>{{"a", "ran a\n"},
+                                                          {"b", "ran b\n"},
+                                                          {"c", "ran a\n"},
+                                                          {"d", "ran d\n"},
+                                                          {"e", "ran b\n"},
+                                                          {"f", "ran a\n"}}));
+    if (keep_order) {
+      EXPECT_EQ(order, (strings{"a", "b", "c", "d", "e", "f"}));
+    } else {
+      EXPECT_EQ(order.back(), "f");  // key 1's inputs wait for its slow run
+    }
+    std::multiset<std::string> ids;
+    for (auto& row : rows)
+      ids.insert(json::serialize(row["key"]) + "#" +
+                 std::to_string(row["occurrence"].to_number<int>()));
+    EXPECT_EQ(ids, (std::multiset<std::string>{"1#1", "1#2", "1#3", "2#1", "2#2", "3#1"}));
+  }
+}
+
+TEST(Cli, DedupeHoldsBackABoundedNumberOfInputsAndLosesNone) {
+  temp_dir d;
+  // More inputs of one slow key than are held back at once (1,024): reading waits, then goes on.
+  std::string in;
+  for (int i = 0; i < 3000; ++i) in += i % 1000 == 999 ? "b\n" : "a\n";
+  auto r = sluice(d,
+                  {"run", "--dedupe", "-k", "-o", "r.jsonl", "--shell", "--",
+                   "echo {} >> calls; sleep 0.2; echo {}"},
+                  in);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sorted(lines_of(read_file(d / "calls"))), (strings{"a", "b"}));
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 3000u);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string want = i % 1000 == 999 ? "b" : "a";
+    ASSERT_EQ(str(rows[i]["input"]), want) << i;  // -k: input order
+    ASSERT_EQ(str(rows[i]["stdout"]), want + "\n") << i;
+  }
+}
+
+TEST(Cli, DedupeResumesFromTheRowsOfEachKey) {
+  temp_dir d;
+  const strings run{"run",     "--dedupe", "-o",
+                    "r.jsonl", "-i",       "in.txt",
+                    "--shell", "--",       "echo {} >> calls; [ {} != bad ]"};
+  write_file(d / "in.txt", "a\nbad\na\n");
+  auto r = sluice(d, run);
+  EXPECT_EQ(r.code, 1) << r.err;  // bad's one row
+  EXPECT_EQ(sorted(lines_of(read_file(d / "calls"))), (strings{"a", "bad"}));
+  // New inputs of known keys reuse their rows; failures count once per input.
+  write_file(d / "in.txt", "a\nbad\na\nbad\na\nc\n");
+  r = sluice(d, run);
+  EXPECT_EQ(r.code, 1) << r.err;  // the second bad, reusing the first's failure
+  EXPECT_EQ(sorted(lines_of(read_file(d / "calls"))), (strings{"a", "bad", "c"}));
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 6u);
+  // --retry-failed runs bad once more, for both of its inputs.
+  write_file(d / "in.txt", "a\nbad\nbad\n");
+  strings retry = run;
+  retry.insert(retry.begin() + 1, "--retry-failed");
+  retry.back() = "echo {} >> calls";
+  r = sluice(d, retry);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sorted(lines_of(read_file(d / "calls"))), (strings{"a", "bad", "bad", "c"}));
+  rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 8u);
+  for (std::size_t i = 6; i < 8; ++i) {
+    EXPECT_EQ(str(rows[i]["key"]), "bad");
+    EXPECT_EQ(str(rows[i]["status"]), "ok");
+  }
+  EXPECT_EQ(rows[6]["occurrence"].to_number<int>() + rows[7]["occurrence"].to_number<int>(), 3);
+  // A dry run lists one command per key that would run.
+  write_file(d / "in.txt", "a\nx\ny\nx\n");
+  r = sluice(d, {"run", "--dedupe", "--dry-run", "-o", "r.jsonl", "-i", "in.txt", "--", "echo"});
+  EXPECT_EQ(r.out, "echo x\necho y\n");
+}
+
 TEST(Cli, RepairsATornLastRowAndRerunsItsTask) {
   temp_dir d;
   auto r = sluice(d, {"run", "-o", "r.jsonl", "--", "echo", ":::", "a", "b"});
@@ -474,6 +575,7 @@ TEST(Cli, BadUsageIs101WithAMessage) {
            {{"run", "--halt", "later", "echo", ":::", "a"}, "--halt"},
            {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
            {{"run", "--bogus", "echo"}, "bogus"},
+           {{"run", "--dedupe", "echo", ":::", "a"}, "--dedupe needs -o"},
        }) {
     auto r = sluice(d, args);
     EXPECT_EQ(r.code, 101) << message;
