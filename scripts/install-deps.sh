@@ -10,6 +10,9 @@ pkgs=(
   libboost1.81-dev             # Boost.Asio (coroutines, timers, cancellation), Boost.Process v2
   libboost-filesystem1.81-dev  # Boost.Filesystem, which Boost.Process v2 links in Boost 1.81
   libboost-json1.81-dev        # Boost.JSON: JSON Lines rows (parse, serialize)
+  libboost-url1.81-dev         # Boost.URL: parsing and resolving the HTTP client's URLs
+  libssl-dev                   # OpenSSL: TLS for the HTTP client (verified against the system store)
+  ca-certificates              # the system store itself
   libcli11-dev                 # CLI11: the command line of the sluice tool
   libfmt-dev                   # fmt: the CLI's messages, progress line and job log
   libgtest-dev libgmock-dev    # tests

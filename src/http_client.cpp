@@ -1,0 +1,421 @@
+#include "sluice/http_client.hpp"
+
+#include "sluice/errors.hpp"
+#include "sluice/limiter.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+#include <map>
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+using boost::system::error_code;
+using boost::system::system_error;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+class category_impl final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "sluice.http"; }
+  std::string message(int e) const override {
+    switch (static_cast<error>(e)) {
+      case error::resolve_timeout:
+        return "DNS resolution timed out";
+      case error::connect_timeout:
+        return "connect timed out";
+      case error::tls_timeout:
+        return "TLS handshake timed out";
+      case error::request_timeout:
+        return "request timed out";
+      case error::total_timeout:
+        return "total timeout reached";
+      case error::body_too_large:
+        return "response body over the size limit";
+      case error::too_many_redirects:
+        return "too many redirects";
+      case error::bad_url:
+        return "not an absolute http or https URL";
+      case error::bad_response:
+        return "malformed HTTP response";
+    }
+    return "unknown HTTP client error";
+  }
+};
+
+/// Where a request goes: one pool per origin.
+struct target {
+  bool tls = false;
+  std::string host, port, origin, path;  // path: the request target ("/a?b")
+  bool default_port = true;
+};
+
+target parse_target(std::string_view text) {
+  auto u = boost::urls::parse_uri(text);
+  if (!u) throw system_error(error::bad_url, std::string(text));
+  target t;
+  const auto scheme = u->scheme_id();
+  if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
+    throw system_error(error::bad_url, std::string(text));
+  t.tls = scheme == boost::urls::scheme::https;
+  t.host = u->encoded_host();
+  if (t.host.empty()) throw system_error(error::bad_url, std::string(text));
+  if (t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
+  t.default_port = !u->has_port();
+  t.port = u->has_port() ? std::string(u->port()) : t.tls ? "443" : "80";
+  t.origin = std::string(u->scheme()) + "://" + std::string(u->encoded_host_and_port());
+  t.path = u->encoded_target();
+  if (t.path.empty()) t.path = "/";
+  return t;
+}
+
+/// One connection: a TCP stream, with TLS on top for https.
+struct connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  clock::time_point idle_since;
+
+  beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+};
+using connection_ptr = std::unique_ptr<connection>;
+
+struct host_pool {
+  explicit host_pool(std::size_t n) : slots(n) {}
+  limiter slots;                     // connections busy or being opened
+  std::vector<connection_ptr> idle;  // newest last
+};
+
+/// The deadline of one phase: its own timeout or the request's total deadline, whichever
+/// comes first, and which error its expiry means.
+struct phase {
+  clock::time_point at;
+  error code;
+};
+
+phase phase_for(std::chrono::nanoseconds timeout, error code, clock::time_point total) {
+  clock::time_point own = timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
+  if (total < own) return {total, error::total_timeout};
+  return {own, code};
+}
+
+[[noreturn]] void fail(error_code ec, const phase& p, const std::string& what) {
+  if (ec == beast::error::timeout) ec = p.code;
+  throw system_error(ec, what);
+}
+
+bool is_redirect(unsigned status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/// A pooled connection the server closed while it was idle fails like this on first use.
+bool is_stale(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+  static const category_impl c;
+  return c;
+}
+
+error_code make_error_code(error e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+std::string_view response::header(std::string_view name) const {
+  auto it = headers.find(name);
+  if (it == headers.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+struct client::impl {
+  impl(asio::any_io_executor e, client_options o)
+      : ex(std::move(e)), opts(std::move(o)), tls(ssl::context::tls_client) {
+    if (opts.max_connections_per_host == 0)
+      throw std::invalid_argument("http::client: max_connections_per_host must be > 0");
+    if (opts.insecure) {
+      tls.set_verify_mode(ssl::verify_none);
+    } else {
+      tls.set_default_verify_paths();
+      if (!opts.ca_file.empty()) tls.load_verify_file(opts.ca_file);
+      tls.set_verify_mode(ssl::verify_peer);
+    }
+  }
+
+  asio::any_io_executor ex;
+  client_options opts;
+  ssl::context tls;
+  std::map<std::string, std::unique_ptr<host_pool>, std::less<>> pools;
+  std::size_t opened = 0;
+
+  host_pool& pool_for(const std::string& origin) {
+    auto it = pools.find(origin);
+    if (it == pools.end())
+      it = pools.emplace(origin, std::make_unique<host_pool>(opts.max_connections_per_host)).first;
+    return *it->second;
+  }
+
+  /// The newest idle connection not idle for too long; the older ones are closed.
+  connection_ptr take_idle(host_pool& p) {
+    const auto now = clock::now();
+    while (!p.idle.empty()) {
+      connection_ptr c = std::move(p.idle.back());
+      p.idle.pop_back();
+      if (now - c->idle_since < opts.idle_timeout) return c;
+    }
+    return nullptr;
+  }
+
+  asio::awaitable<connection_ptr> connect(const target& t, clock::time_point total, timing& time) {
+    using namespace asio::experimental::awaitable_operators;
+    const auto t0 = clock::now();
+    const phase p = phase_for(opts.connect_timeout, error::connect_timeout, total);
+    tcp::resolver resolver(ex);
+    asio::steady_timer timer(ex, p.at);
+    auto resolved =
+        co_await (resolver.async_resolve(t.host, t.port, asio::as_tuple(asio::use_awaitable)) ||
+                  timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (resolved.index() == 1)
+      throw system_error(
+          p.code == error::total_timeout ? error::total_timeout : error::resolve_timeout,
+          t.origin + ": resolving " + t.host);
+    auto [rec, endpoints] = std::get<0>(std::move(resolved));
+    if (rec) throw system_error(rec, t.origin + ": resolving " + t.host);
+
+    auto c = std::make_unique<connection>();
+    auto stream = std::make_unique<beast::tcp_stream>(ex);
+    stream->expires_at(p.at);
+    auto [cec, ep] = co_await stream->async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+    if (cec) fail(cec, p, t.origin + ": connect");
+    stream->socket().set_option(tcp::no_delay(true));
+    ++opened;
+    const auto t1 = clock::now();
+    time.connect = t1 - t0;
+    if (!t.tls) {
+      c->plain = std::move(stream);
+      co_return c;
+    }
+    c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls);
+    auto& s = *c->secure;
+    if (!SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str()))
+      throw system_error(
+          error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+          t.origin + ": TLS server name");
+    if (!opts.insecure) s.set_verify_callback(ssl::host_name_verification(t.host));
+    const phase hp = phase_for(opts.tls_timeout, error::tls_timeout, total);
+    beast::get_lowest_layer(s).expires_at(hp.at);
+    auto [hec] =
+        co_await s.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+    if (hec) fail(hec, hp, t.origin + ": TLS handshake");
+    time.tls = clock::now() - t1;
+    co_return c;
+  }
+
+  /// Sends `req` on `c` and reads the response into `out`. An error before any byte of the
+  /// response arrived is returned as `stale` (the caller may retry on a new connection).
+  template <class Stream>
+  asio::awaitable<error_code> exchange(Stream& s, connection& c,
+                                       bhttp::request<bhttp::string_body>& req, const phase& p,
+                                       response& out, bool& stale) {
+    c.tcp().expires_at(p.at);
+    const auto t0 = clock::now();
+    auto [wec, wn] = co_await bhttp::async_write(s, req, asio::as_tuple(asio::use_awaitable));
+    if (wec) {
+      stale = is_stale(wec);
+      co_return wec;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(opts.body_limit);
+    auto [hec, hn] =
+        co_await bhttp::async_read_header(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (hec) {
+      stale = is_stale(hec) && hn == 0;
+      co_return hec;
+    }
+    out.timing.first_byte = clock::now() - t0;
+    if (req.method() != bhttp::verb::head) {
+      auto [bec, bn] =
+          co_await bhttp::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (bec) co_return bec;
+    }
+    auto msg = parser.release();
+    out.status = msg.result_int();
+    out.body = std::move(msg.body());
+    out.headers = std::move(msg.base());
+    co_return msg.keep_alive() ? error_code() : error_code(asio::error::eof);
+  }
+};
+
+client::client(asio::any_io_executor ex, client_options opts)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(opts))) {}
+
+client::~client() = default;
+
+std::size_t client::connections_opened() const noexcept {
+  return impl_->opened;
+}
+const client_options& client::options() const noexcept {
+  return impl_->opts;
+}
+
+asio::awaitable<response> client::request(std::string method, std::string url, header_list headers,
+                                          std::string body) {
+  auto self = impl_;  // the state outlives the client while this runs
+  impl& s = *self;
+  const auto start = clock::now();
+  const auto total =
+      s.opts.total_timeout.count() > 0 ? start + s.opts.total_timeout : clock::time_point::max();
+  response out;
+  for (;;) {
+    const target t = parse_target(url);
+    host_pool& pool = s.pool_for(t.origin);
+
+    // A connection slot of the host, within the total deadline.
+    const auto q0 = clock::now();
+    permit slot;
+    if (auto p = pool.slots.try_acquire()) {
+      slot = std::move(p);
+    } else {
+      using namespace asio::experimental::awaitable_operators;
+      asio::steady_timer timer(s.ex, total);
+      auto got =
+          co_await (pool.slots.acquire() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (got.index() == 1)
+        throw system_error(error::total_timeout, url + ": waiting for a connection");
+      slot = std::get<0>(std::move(got));
+    }
+    out.timing.queued += clock::now() - q0;
+
+    bhttp::request<bhttp::string_body> req;
+    const auto verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown)
+      req.method_string(method);
+    else
+      req.method(verb);
+    req.target(t.path);
+    req.version(11);
+    req.set(bhttp::field::host, t.default_port ? t.host : t.host + ":" + t.port);
+    req.set(bhttp::field::user_agent, s.opts.user_agent);
+    for (const auto& [name, value] : headers) req.insert(name, value);
+    req.body() = body;
+    if (!body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put ||
+        verb == bhttp::verb::patch)
+      req.prepare_payload();
+
+    connection_ptr c = s.take_idle(pool);
+    for (int tries = 0;; ++tries) {
+      out.reused_connection = c != nullptr;
+      if (!c) c = co_await s.connect(t, total, out.timing);
+      const phase p = phase_for(s.opts.request_timeout, error::request_timeout, total);
+      bool stale = false;
+      error_code ec = c->secure ? co_await s.exchange(*c->secure, *c, req, p, out, stale)
+                                : co_await s.exchange(*c->plain, *c, req, p, out, stale);
+      if (!ec) {
+        c->idle_since = clock::now();
+        c->tcp().expires_never();
+        pool.idle.push_back(std::move(c));
+        break;
+      }
+      if (ec == asio::error::eof && out.status != 0) break;  // complete; the server closes
+      c.reset();
+      if (stale && out.reused_connection && tries == 0) continue;  // closed while idle
+      if (ec == bhttp::error::body_limit) fail(error::body_too_large, p, url);
+      if (ec.category() == make_error_code(bhttp::error::bad_version).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+        fail(error::bad_response, p, url + ": " + ec.message());
+      fail(ec, p, url);
+    }
+    slot.release();
+
+    const bool may_follow = method == "GET" || method == "HEAD" || s.opts.redirect_any_method;
+    const auto location = out.header("Location");
+    if (!is_redirect(out.status) || location.empty() || !may_follow) break;
+    if (out.redirects == s.opts.max_redirects) throw system_error(error::too_many_redirects, url);
+    auto base = boost::urls::parse_uri(url);
+    auto ref = boost::urls::parse_uri_reference(location);
+    if (!base || !ref) throw system_error(error::bad_url, std::string(location));
+    boost::urls::url next;
+    if (auto r = boost::urls::resolve(*base, *ref, next); !r)
+      throw system_error(error::bad_url, std::string(location));
+    url = next.buffer();
+    ++out.redirects;
+    if (out.status == 303 && method != "HEAD") {
+      method = "GET";
+      body.clear();
+    }
+    out.status = 0;
+  }
+  out.url = std::move(url);
+  out.timing.total = clock::now() - start;
+  co_return out;
+}
+
+bool retryable_status(unsigned status) noexcept {
+  return status == 429 || (status >= 500 && status <= 599 && status != 501);
+}
+
+bool retryable_error(const std::exception_ptr& e) noexcept {
+  if (!e || is_cancellation(e)) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const system_error& s) {
+    const auto ec = s.code();
+    if (ec.category() == error_category())
+      return ec != error::bad_url && ec != error::too_many_redirects && ec != error::body_too_large;
+    if (ec.category() == asio::error::get_ssl_category()) return false;  // verification and such
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::optional<std::chrono::nanoseconds> retry_after(const response& r,
+                                                    std::chrono::system_clock::time_point now) {
+  std::string v(r.header("Retry-After"));
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+  if (v.empty()) return std::nullopt;
+  if (v.find_first_not_of("0123456789") == std::string::npos) {
+    if (v.size() > 9) return std::chrono::nanoseconds(std::chrono::hours(24 * 365));
+    return std::chrono::seconds(std::stol(v));
+  }
+  std::tm tm{};
+  const char* end = ::strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const auto at = std::chrono::system_clock::from_time_t(::timegm(&tm));
+  if (at <= now) return std::chrono::nanoseconds(0);
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at - now);
+}
+
+}  // namespace sluice::http
