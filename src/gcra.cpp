@@ -96,6 +96,13 @@ void gcra::commit_exact(fixed t, std::uint32_t n) {
   started_ = true;
 }
 
+void gcra::hold_until(duration t) {
+  // Starts conform from TAT - tau on: TAT = t + tau makes t the first, then one per T.
+  const fixed target = add({t.count(), 0}, tolerance_);
+  if (!started_ || less(tat_, target)) tat_ = target;
+  started_ = true;
+}
+
 gcra::duration gcra::reserve(duration now, std::uint32_t n) {
   // Committed at the exact conforming time, not the whole ns it is reported as, so that
   // back-to-back reservations stay on the exact grid of T.

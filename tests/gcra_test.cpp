@@ -36,6 +36,17 @@ TEST(Gcra, ThreePerSecondIsExactOverMillionsOfStarts) {
   EXPECT_EQ(g.reserve(0ns), ns{1'000'000'000'000'000});
 }
 
+TEST(Gcra, HoldUntilDelaysTheNextStartAndAllowsNoBurstAfterIt) {
+  gcra g{10, 5};  // 10/s, bursts of 5
+  EXPECT_EQ(g.reserve(0ns), 0ns);
+  g.hold_until(2s);
+  EXPECT_EQ(g.earliest(1s), 2s);
+  EXPECT_EQ(g.reserve(1s), 2s);
+  EXPECT_EQ(g.reserve(1s), 2100ms);  // at the rate, not a burst of 5
+  g.hold_until(1s);                  // an earlier hold changes nothing
+  EXPECT_EQ(g.reserve(1s), 2200ms);
+}
+
 TEST(Gcra, FractionalRateOneEveryFiveSeconds) {
   EXPECT_EQ(schedule(0.2, 1, 3), (std::vector<ns>{0s, 5s, 10s}));
 }

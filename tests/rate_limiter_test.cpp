@@ -51,6 +51,29 @@ TEST(RateLimiter, ExactStartTimesAtOneEveryFiveSeconds) {
   EXPECT_EQ(starts(0.2, 5, 6), (std::vector<manual_clock::duration>{0s, 0s, 0s, 0s, 0s, 5s}));
 }
 
+TEST(RateLimiter, HoldForMovesTheWaitersBack) {
+  std::vector<manual_clock::duration> at;
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    vlimiter rl{ex, 2, 1};  // one start every 500 ms
+    co_await rl.acquire();  // t=0
+    int done = 0;
+    for (int i = 0; i < 3; ++i)
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            co_await rl.acquire();
+            at.push_back(vnow());
+            ++done;
+          },
+          asio::detached);
+    co_await sleep(100ms);
+    rl.hold_for(3s);  // a Retry-After: 3 seen at t=100ms
+    while (done < 3) co_await sleep(100ms);
+  }());
+  EXPECT_EQ(at, (std::vector<manual_clock::duration>{3100ms, 3600ms, 4100ms}));
+}
+
 TEST(RateLimiter, FifoAndACancelledWaiterRefundsItsSlot) {
   std::vector<std::pair<int, manual_clock::duration>> got;
   run_virtual([&]() -> asio::awaitable<void> {

@@ -41,6 +41,11 @@ class gcra {
   /// Starts now if they conform; returns whether they did.
   bool try_commit(duration now, std::uint32_t n = 1);
 
+  /// No start before `t`, and none in a burst right after it: the server said "not before t"
+  /// (HTTP Retry-After), so the starts resume at t at the plain rate. Earlier holds and
+  /// later starts already reserved are kept.
+  void hold_until(duration t);
+
   /// New rate or burst; the starts already made keep their place (TAT is kept).
   void set_rate(double rate);
   void set_burst(std::uint32_t burst);

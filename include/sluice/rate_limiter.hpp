@@ -69,6 +69,13 @@ class basic_rate_limiter final : public rate_limit {
     return impl_->waiters_.empty() && impl_->gcra_.try_commit(impl_->now(), n);
   }
 
+  /// No start for `d` from now, and then no burst: what a server's Retry-After asks of every
+  /// task sharing this limiter, so that one 429 does not become a storm of them.
+  void hold_for(std::chrono::nanoseconds d) {
+    impl_->gcra_.hold_until(impl_->now() + d);
+    impl_->reschedule();
+  }
+
   /// Changes the rate or burst; the queue is rescheduled at once.
   void set_rate(double rate) {
     impl_->gcra_.set_rate(rate);
