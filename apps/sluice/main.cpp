@@ -1,8 +1,8 @@
 // sluice: run a command for every input, within limits, with keyed crash-safe resume.
+#include "command_task.hpp"
 #include "exit_codes.hpp"
 #include "flags.hpp"
 #include "placeholders.hpp"
-#include "run_command.hpp"
 
 #include <sluice/errors.hpp>
 

@@ -38,6 +38,9 @@ struct run_config {
   std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);
   std::chrono::nanoseconds backoff_cap = std::chrono::seconds(60);
   std::optional<halt_policy> halt;
+  /// A server's Retry-After holds every start this long at most (sluice http).
+  std::chrono::nanoseconds max_hold = std::chrono::seconds(60);
+  bool holdable = false;  // the task kind may ask to hold (a rate limiter is kept for it)
   bool keep_order = false;
 
   // Output.

@@ -32,19 +32,17 @@ std::string describe_exit(const process_result& r) {
 
 }  // namespace
 
-command_failed::command_failed(command_run r)
-    : std::runtime_error(
-          fmt::format("{}: {}", r.argv.empty() ? "" : r.argv[0], describe_exit(r.result))),
-      run(std::move(r)) {}
+std::string failure_message(const command_run& run) {
+  return fmt::format("{}: {}", run.argv.empty() ? "" : run.argv[0], describe_exit(run.result));
+}
 
-task_report task_report::from_run(command_run run, std::size_t attempts) {
+task_report task_report::from_run(command_run run) {
   task_report t;
   auto& p = run.result;
   t.status = p.ok()        ? task_status::ok
              : p.timed_out ? task_status::timeout
              : p.signal    ? task_status::killed
                            : task_status::failed;
-  t.attempts = attempts;
   t.exit_code = p.exit_code;
   t.signal = p.signal;
   t.out = std::move(p.out);
@@ -73,8 +71,17 @@ json::object input_columns(const input_item& in) {
 
 }  // namespace
 
-json::object result_row(const input_item& in, const task_report& r) {
-  json::object row = input_columns(in);
+std::string utc_text(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms.count());
+}
+
+finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
+  finished_task t;
+  t.input = std::move(in);
+  t.ok = r.status == task_status::ok;
+  json::object& row = t.columns;
   row["status"] = to_string(r.status);
   row["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
   row["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
@@ -82,12 +89,25 @@ json::object result_row(const input_item& in, const task_report& r) {
   row["stderr"] = r.err;
   if (r.out_truncated) row["stdout_truncated"] = true;
   if (r.err_truncated) row["stderr_truncated"] = true;
-  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(r.started_at);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.started_at - secs);
-  row["started_at"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms.count());
+  row["started_at"] = utc_text(r.started_at);
   row["duration_ms"] =
       std::round(std::chrono::duration<double, std::milli>(r.duration).count() * 1000) / 1000;
-  row["attempts"] = r.attempts;
+  t.started_at = r.started_at;
+  t.duration = r.duration;
+  // GNU parallel writes -1 for a job its timeout killed.
+  t.exitval = r.status == task_status::timeout ? -1 : r.exit_code.value_or(0);
+  t.signal = r.signal.value_or(0);
+  t.received = r.out.size();
+  t.command = command_line(r.argv);
+  t.out = std::move(r.out);
+  t.err = std::move(r.err);
+  return t;
+}
+
+json::object result_row(const finished_task& t, std::size_t attempts) {
+  json::object row = input_columns(*t.input);
+  for (const auto& [name, value] : t.columns) row[name] = value;
+  row["attempts"] = attempts;
   return row;
 }
 
@@ -102,13 +122,11 @@ std::string_view joblog_header() noexcept {
   return "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 }
 
-std::string joblog_line(std::size_t seq, const task_report& r) {
-  const double start = std::chrono::duration<double>(r.started_at.time_since_epoch()).count();
-  const double runtime = std::chrono::duration<double>(r.duration).count();
-  // GNU parallel writes -1 for a job its timeout killed.
-  const int exitval = r.status == task_status::timeout ? -1 : r.exit_code.value_or(0);
-  return fmt::format("{}\t:\t{:.3f}\t{:9.3f}\t0\t{}\t{}\t{}\t{}\n", seq, start, runtime,
-                     r.out.size(), exitval, r.signal.value_or(0), command_line(r.argv));
+std::string joblog_line(const finished_task& t) {
+  const double start = std::chrono::duration<double>(t.started_at.time_since_epoch()).count();
+  const double runtime = std::chrono::duration<double>(t.duration).count();
+  return fmt::format("{}\t:\t{:.3f}\t{:9.3f}\t0\t{}\t{}\t{}\t{}\n", t.input->seq, start, runtime,
+                     t.received, t.exitval, t.signal, t.command);
 }
 
 std::string command_line(const std::vector<std::string>& argv) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "inputs.hpp"
+#include "task_kind.hpp"
 
 #include <sluice/process.hpp>
 
@@ -33,17 +34,11 @@ struct command_run {
   bool start_error = false;
 };
 
-/// Thrown by an attempt whose command did not exit with 0, so that retries and halt policies
-/// see it; it carries the run.
-class command_failed : public std::runtime_error {
- public:
-  explicit command_failed(command_run run);
-  command_run run;
-};
+/// "PROGRAM: exit code N" or "PROGRAM: killed by signal N".
+std::string failure_message(const command_run& run);
 
 struct task_report {
   task_status status = task_status::ok;
-  std::size_t attempts = 1;
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string out, err;
@@ -53,13 +48,19 @@ struct task_report {
   std::vector<std::string> argv;
 
   /// From the last attempt.
-  static task_report from_run(command_run run, std::size_t attempts);
+  static task_report from_run(command_run run);
 };
 
-/// The row written for `in`: key, occurrence, input, status, exit_code, signal, stdout,
-/// stderr, started_at, duration_ms, attempts (and stdout_truncated / stderr_truncated when
-/// a cap cut them).
-boost::json::object result_row(const input_item& in, const task_report& r);
+/// A command's task as the pipeline records it: the columns status, exit_code, signal,
+/// stdout, stderr, started_at, duration_ms (and stdout_truncated / stderr_truncated when a cap
+/// cut them), and the job log's fields.
+finished_task finished(std::shared_ptr<const input_item> in, task_report r);
+
+/// The row written for a task: key, occurrence, input, its kind's columns, attempts.
+boost::json::object result_row(const finished_task& t, std::size_t attempts);
+
+/// "2026-11-21T16:28:31.780Z"
+std::string utc_text(std::chrono::system_clock::time_point t);
 
 /// The row for an input that reuses another input's result (--dedupe): `from` with `in`'s
 /// key, occurrence and input.
@@ -67,7 +68,7 @@ boost::json::object reused_row(const input_item& in, const boost::json::object& 
 
 /// GNU parallel's job log.
 std::string_view joblog_header() noexcept;
-std::string joblog_line(std::size_t seq, const task_report& r);
+std::string joblog_line(const finished_task& t);
 
 /// The command as one shell-quoted line (for the job log and --dry-run).
 std::string command_line(const std::vector<std::string>& argv);

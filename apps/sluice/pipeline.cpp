@@ -1,10 +1,9 @@
-#include "run_command.hpp"
+#include "pipeline.hpp"
 
 #include "dedupe.hpp"
 #include "exit_codes.hpp"
 #include "flags.hpp"
 #include "inputs.hpp"
-#include "placeholders.hpp"
 #include "progress_bar.hpp"
 #include "task_report.hpp"
 
@@ -12,8 +11,8 @@
 #include <sluice/errors.hpp>
 #include <sluice/jsonl_writer.hpp>
 #include <sluice/offload.hpp>
-#include <sluice/process.hpp>
 #include <sluice/progress.hpp>
+#include <sluice/rate_limiter.hpp>
 #include <sluice/resumable_file.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -117,8 +116,8 @@ class job_log {
   }
   job_log(const job_log&) = delete;
   job_log& operator=(const job_log&) = delete;
-  void write(std::size_t seq, const task_report& r) {
-    if (fd_ >= 0) write_all(fd_, joblog_line(seq, r));
+  void write(const finished_task& t) {
+    if (fd_ >= 0) write_all(fd_, joblog_line(t));
   }
 
  private:
@@ -166,18 +165,18 @@ class until_stopped final : public stream<item_ptr>::impl {
 bool is_retryable(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
-  } catch (const command_failed& f) {
-    return !f.run.start_error;
+  } catch (const task_failed& f) {
+    return f.task.retryable;
   } catch (...) {
     return false;
   }
 }
 
-command_run& failed_run(const std::exception_ptr& e) {
+finished_task& failed_task(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
-  } catch (command_failed& f) {
-    return f.run;
+  } catch (task_failed& f) {
+    return f.task;
   }
 }
 
@@ -207,7 +206,7 @@ struct feed {
 /// Everything one run shares between its coroutines.
 struct run_state {
   const run_config& c;
-  command_template tmpl;
+  task_kind& kind;
   std::shared_ptr<cli::feed> feed;
   jsonl_writer* out = nullptr;
   job_log log;
@@ -215,64 +214,40 @@ struct run_state {
   progress counters;
   std::optional<progress_bar> bar;
   std::optional<cli::dedupe> reuse;  // --dedupe
+  std::optional<rate_limiter> rate;  // -r, and what a server's Retry-After holds
   std::size_t failed = 0;
   bool stopping = false, killing = false;
 };
 
-std::vector<std::string> argv_for(const run_state& s, const input_item& it, std::size_t slot) {
-  auto argv = s.tmpl.expand(it.as_task_input(), it.seq, slot, s.c.shell);
-  if (!s.c.shell) return argv;
-  std::string script;
-  for (const auto& a : argv) {
-    if (!script.empty()) script += ' ';
-    script += a;
-  }
-  return {"/bin/sh", "-c", std::move(script)};
-}
-
-/// One attempt of one task.
-asio::awaitable<command_run> attempt(run_state& s, item_ptr it) {
-  command_run run;
-  run.input = it;
+/// One attempt of one task, in the lowest free {%} slot.
+asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
   const std::size_t slot = s.slots.take();
   struct give_back {
     slot_pool& p;
     std::size_t n;
     ~give_back() { p.give(n); }
   } guard{s.slots, slot};
-  run.argv = argv_for(s, *it, slot);
-  run.started_at = std::chrono::system_clock::now();
-  process_options o;
-  o.stdout_limit = s.c.output.empty() ? std::size_t(1) << 40 : s.c.output_cap;
-  o.stderr_limit = o.stdout_limit;
-  o.timeout = s.c.timeout;
-  o.grace = std::chrono::seconds(1);
   try {
-    run.result = co_await run_process(run.argv, o);
-  } catch (const process_start_error& e) {
-    run.result.exit_code = e.exit_code();
-    run.result.err = std::string(e.what()) + "\n";
-    run.start_error = true;
+    co_return co_await s.kind.attempt(std::move(it), slot);
+  } catch (const task_failed& f) {
+    // The server asks every task to hold off (HTTP Retry-After), not only this one's retry.
+    if (f.task.hold && s.rate) s.rate->hold_for(std::min(*f.task.hold, s.c.max_hold));
+    throw;
   }
-  if (!run.result.ok()) throw command_failed(std::move(run));
-  co_return run;
 }
 
-void record(run_state& s, command_run run, std::size_t attempts) {
-  const item_ptr input = run.input;  // from_run takes the run (and its reference) away
-  const input_item& in = *input;
-  task_report r = task_report::from_run(std::move(run), attempts);
-  if (r.status != task_status::ok) ++s.failed;
+void record(run_state& s, const finished_task& t, std::size_t attempts) {
+  if (!t.ok) ++s.failed;
   if (s.out != nullptr) {
-    const json::object row = result_row(in, r);
+    const json::object row = result_row(t, attempts);
     s.out->write(row);
-    if (s.reuse) s.reuse->ran(in, row);
+    if (s.reuse) s.reuse->ran(*t.input, row);
   } else {
     // Each task's output whole, never mixed with another's.
-    if (!r.out.empty()) write_all(STDOUT_FILENO, r.out);
-    if (!r.err.empty()) write_all(STDERR_FILENO, (s.bar ? "\r\x1b[2K" : "") + r.err);
+    if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);
+    if (!t.err.empty()) write_all(STDERR_FILENO, (s.bar ? "\r\x1b[2K" : "") + t.err);
   }
-  s.log.write(in.seq, r);
+  s.log.write(t);
 }
 
 std::size_t reused(const run_state& s) {
@@ -309,8 +284,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
 
   options o;
   o.max_at_once = c.max_at_once;
-  o.max_per_second = c.max_per_second;
-  o.burst = c.burst;
+  if (s.rate) o.rate_limiter = &*s.rate;
   o.ordered = c.keep_order;
   o.reorder_window = c.keep_order ? std::max<std::size_t>(64, 4 * c.max_at_once) : 0;
   o.errors = c.halt ? error_policy::halt : error_policy::keep_going;
@@ -324,9 +298,9 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
       amap_results([&s](const item_ptr& it) { return attempt(s, it); }, std::move(inputs), o);
   while (auto r = co_await results.next()) {
     if (r->result)
-      record(s, std::move(r->result).value(), r->attempts);
+      record(s, r->result.value(), r->attempts);
     else
-      record(s, std::move(failed_run(r->result.error())), r->attempts);
+      record(s, failed_task(r->result.error()), r->attempts);
   }
 }
 
@@ -355,7 +329,7 @@ int dry_run(run_state& s, const previous_results& previous) {
   while (auto it = s.feed->next()) {
     if (s.c.dedupe && (previous.by_key.contains(it->key_text) || !keys.insert(it->key_text).second))
       continue;
-    text = command_line(argv_for(s, *it, 1));
+    text = s.kind.describe(*it);
     text += '\n';
     write_all(STDOUT_FILENO, text);
   }
@@ -364,39 +338,30 @@ int dry_run(run_state& s, const previous_results& previous) {
 
 }  // namespace
 
-int run_command(const run_config& c) {
-  // The template is checked before anything is read: fields are allowed for now, and
-  // refused below if the input turns out to be lines.
-  command_template tmpl(c.command, true);
-  auto f = std::make_shared<feed>(c, tmpl.fields());
+int run_tasks(const run_config& c, task_kind& kind) {
+  auto f = std::make_shared<feed>(c, kind.fields());
   const input_reader& inputs = f->inputs;
   if (!inputs.jsonl()) {
     if (!c.key.empty())
       throw usage_error("--key " + c.key + " needs JSON Lines input, and " + inputs.name() +
                         " is read as text lines" +
                         (inputs.total() ? " (some line is not a JSON object)" : " (give --jsonl)"));
-    tmpl = command_template(c.command, false);  // names an unknown placeholder
-  }
-  if (!c.shell && c.command[0].find('{') == std::string::npos) {
-    try {
-      find_program(c.command[0]);
-    } catch (const process_start_error& e) {
-      throw usage_error(e.what());
-    }
+    kind.inputs_are_lines();
   }
 
   std::unique_ptr<jsonl_writer> out;
   previous_results previous = done_tasks(c, out);
   f->done = std::move(previous.done);
   run_state s{.c = c,
-              .tmpl = std::move(tmpl),
+              .kind = kind,
               .feed = f,
               .out = out.get(),
               .log = job_log(c.dry_run ? std::string() : c.joblog),
               .slots = {},
               .counters = {},
               .bar = {},
-              .reuse = {}};
+              .reuse = {},
+              .rate = {}};
   if (c.dry_run) return dry_run(s, previous);
   if (c.dedupe) {
     s.reuse.emplace(*out, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));
@@ -405,6 +370,10 @@ int run_command(const run_config& c) {
   }
 
   asio::io_context io;
+  if (c.max_per_second > 0)
+    s.rate.emplace(io.get_executor(), c.max_per_second, c.burst);
+  else if (c.holdable)  // no limit, but one a server's Retry-After can hold
+    s.rate.emplace(io.get_executor(), 1e6, 1000000);
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
   asio::steady_timer bar_timer(io);
   asio::cancellation_signal kill;

@@ -1,0 +1,71 @@
+#include "command_task.hpp"
+
+#include "flags.hpp"
+#include "pipeline.hpp"
+#include "task_report.hpp"
+
+#include <sluice/process.hpp>
+
+namespace sluice::cli {
+
+command_task::command_task(const run_config& c) : c_(c), tmpl_(c.command, true) {
+  if (!c.shell && c.command[0].find('{') == std::string::npos) {
+    try {
+      find_program(c.command[0]);
+    } catch (const process_start_error& e) {
+      throw usage_error(e.what());
+    }
+  }
+}
+
+void command_task::inputs_are_lines() {
+  tmpl_ = command_template(c_.command, false);  // names an unknown placeholder
+}
+
+std::vector<std::string> command_task::argv_for(const input_item& it, std::size_t slot) const {
+  auto argv = tmpl_.expand(it.as_task_input(), it.seq, slot, c_.shell);
+  if (!c_.shell) return argv;
+  std::string script;
+  for (const auto& a : argv) {
+    if (!script.empty()) script += ' ';
+    script += a;
+  }
+  return {"/bin/sh", "-c", std::move(script)};
+}
+
+std::string command_task::describe(const input_item& in) const {
+  return command_line(argv_for(in, 1));
+}
+
+boost::asio::awaitable<finished_task> command_task::attempt(std::shared_ptr<const input_item> in,
+                                                            std::size_t slot) {
+  command_run run;
+  run.input = in;
+  run.argv = argv_for(*in, slot);
+  run.started_at = std::chrono::system_clock::now();
+  process_options o;
+  o.stdout_limit = c_.output.empty() ? std::size_t(1) << 40 : c_.output_cap;
+  o.stderr_limit = o.stdout_limit;
+  o.timeout = c_.timeout;
+  o.grace = std::chrono::seconds(1);
+  try {
+    run.result = co_await run_process(run.argv, o);
+  } catch (const process_start_error& e) {
+    run.result.exit_code = e.exit_code();
+    run.result.err = std::string(e.what()) + "\n";
+    run.start_error = true;
+  }
+  if (run.result.ok()) co_return finished(std::move(in), task_report::from_run(std::move(run)));
+  const bool retryable = !run.start_error;
+  std::string what = failure_message(run);
+  finished_task t = finished(std::move(in), task_report::from_run(std::move(run)));
+  t.retryable = retryable;
+  throw task_failed(std::move(what), std::move(t));
+}
+
+int run_command(const run_config& c) {
+  command_task kind(c);
+  return run_tasks(c, kind);
+}
+
+}  // namespace sluice::cli

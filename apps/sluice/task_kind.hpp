@@ -1,0 +1,64 @@
+// What one kind of task (a command, an HTTP request) does with an input. The rest of a run
+// (reading the inputs, limits, retries, resume, the results file, the job log, progress and
+// signals) is the pipeline's (pipeline.hpp), the same for every kind.
+#pragma once
+
+#include "inputs.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+/// How one attempt of a task ended.
+struct finished_task {
+  std::shared_ptr<const input_item> input;
+  bool ok = true;
+  /// The row's columns after key, occurrence and input (the pipeline adds attempts last).
+  boost::json::object columns;
+  /// Printed when there is no results file (stdout and stderr, each whole).
+  std::string out, err;
+  /// For the job log (GNU parallel's columns).
+  std::chrono::system_clock::time_point started_at{};
+  std::chrono::nanoseconds duration{0};
+  int exitval = 0, signal = 0;
+  std::size_t received = 0;
+  std::string command;
+  /// A failure worth another attempt.
+  bool retryable = false;
+  /// The server asked for no new start this long (Retry-After): the shared rate limit holds.
+  std::optional<std::chrono::nanoseconds> hold;
+};
+
+/// Thrown by an attempt that failed, so that retries and halt policies see it.
+class task_failed : public std::runtime_error {
+ public:
+  task_failed(std::string what, finished_task t)
+      : std::runtime_error(std::move(what)), task(std::move(t)) {}
+  finished_task task;
+};
+
+class task_kind {
+ public:
+  virtual ~task_kind() = default;
+  /// The JSON Lines fields the templates use: every input row must have them.
+  [[nodiscard]] virtual std::vector<std::string> fields() const = 0;
+  /// The input turned out to be text lines, not JSON Lines: a template naming a field is a
+  /// usage error now.
+  virtual void inputs_are_lines() = 0;
+  /// One attempt for `in` in slot `slot` ({%}); throws task_failed when it failed.
+  virtual boost::asio::awaitable<finished_task> attempt(std::shared_ptr<const input_item> in,
+                                                        std::size_t slot) = 0;
+  /// What --dry-run prints for `in` (one line, no newline).
+  [[nodiscard]] virtual std::string describe(const input_item& in) const = 0;
+};
+
+}  // namespace sluice::cli
