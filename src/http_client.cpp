@@ -2,6 +2,7 @@
 
 #include "sluice/errors.hpp"
 #include "sluice/limiter.hpp"
+#include "sluice/rate_limiter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -108,9 +109,12 @@ struct connection {
 using connection_ptr = std::unique_ptr<connection>;
 
 struct host_pool {
-  explicit host_pool(std::size_t n) : slots(n) {}
-  limiter slots;                     // connections busy or being opened
-  std::vector<connection_ptr> idle;  // newest last
+  host_pool(const asio::any_io_executor& ex, std::size_t n, double rate) : slots(n) {
+    if (rate > 0) starts.emplace(ex, rate);
+  }
+  limiter slots;                       // connections busy or being opened
+  std::optional<rate_limiter> starts;  // max_per_second_per_host
+  std::vector<connection_ptr> idle;    // newest last
 };
 
 /// The deadline of one phase: its own timeout or the request's total deadline, whichever
@@ -182,7 +186,10 @@ struct client::impl {
   host_pool& pool_for(const std::string& origin) {
     auto it = pools.find(origin);
     if (it == pools.end())
-      it = pools.emplace(origin, std::make_unique<host_pool>(opts.max_connections_per_host)).first;
+      it = pools
+               .emplace(origin, std::make_unique<host_pool>(ex, opts.max_connections_per_host,
+                                                            opts.max_per_second_per_host))
+               .first;
     return *it->second;
   }
 
@@ -315,6 +322,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
         throw system_error(error::total_timeout, url + ": waiting for a connection");
       slot = std::get<0>(std::move(got));
     }
+    if (pool.starts) co_await pool.starts->acquire();
     out.timing.queued += clock::now() - q0;
 
     bhttp::request<bhttp::string_body> req;

@@ -67,8 +67,7 @@ void dedupe::flush() {
     if (!row || (keep_order_ && ran_ < h.ran_before)) break;
     out_.write(reused_row(*h.in, *row));
     ++reused_;
-    const json::value* status = row->if_contains("status");
-    if (status == nullptr || !status->is_string() || status->get_string() != "ok") ++reused_failed_;
+    if (!row_ok(*row)) ++reused_failed_;
     held_.pop_front();
     wrote = true;
   }

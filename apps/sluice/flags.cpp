@@ -6,7 +6,7 @@
 
 namespace sluice::cli {
 
-void add_run_flags(CLI::App& run, run_flags& f) {
+void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("-j,--max-at-once,--jobs", f.jobs,
                  "Tasks running at once (default: the number of cores; 0: no limit)");
   run.add_option("-r,--max-per-second,--rate", f.rate,
@@ -14,7 +14,9 @@ void add_run_flags(CLI::App& run, run_flags& f) {
   run.add_option("--burst", f.burst, "Starts allowed back to back after an idle time")
       ->check(CLI::PositiveNumber);
   run.add_option("--timeout", f.timeout,
-                 "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5");
+                 commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
+                          : "Fail an attempt that takes longer (connecting and redirects "
+                            "included): 30s, 500ms, 2m, 1.5");
   run.add_option("--retries", f.retries, "Run a failed task up to N more times");
   run.add_option("--backoff", f.backoff,
                  "Wait before a retry: exponential from BASE up to CAP, full jitter "
@@ -28,13 +30,16 @@ void add_run_flags(CLI::App& run, run_flags& f) {
   run.add_flag("--jsonl", f.jsonl, "Inputs are JSON Lines (each line an object)");
   run.add_flag("--lines", f.lines, "Inputs are text lines, even if they look like JSON");
   run.add_option("--key", f.key, "The field (a.b for nested) that identifies a JSON Lines input");
-  run.add_flag("--shell", f.shell,
-               "Run the command through sh -c, every substitution shell-quoted");
+  if (commands)
+    run.add_flag("--shell", f.shell,
+                 "Run the command through sh -c, every substitution shell-quoted");
   run.add_option("-o,--output", f.output,
                  "Write one JSON row per task to FILE.jsonl; resume from it when it exists");
   run.add_option("--joblog", f.joblog, "Append GNU parallel's job log to FILE");
   run.add_option("--max-output", f.output_cap,
-                 "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)");
+                 commands
+                     ? "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)"
+                     : "A larger response body fails the request (default 1 MiB)");
   run.add_flag("--dedupe", f.dedupe,
                "Run once per distinct key (--key, or the input); every input still gets a row "
                "(needs -o)");
@@ -48,8 +53,10 @@ void add_run_flags(CLI::App& run, run_flags& f) {
                "At the end, print tasks/s and sluice's own CPU time per task to stderr");
   run.add_option("--shard", f.shard,
                  "I/N: keep only the inputs whose key hashes to shard I (0-based) of N");
-  run.prefix_command();  // the first argument that is not a flag starts the command
-  run.positionals_at_end(false);
+  if (commands) {
+    run.prefix_command();  // the first argument that is not a flag starts the command
+    run.positionals_at_end(false);
+  }
 }
 
 std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag) {
@@ -107,7 +114,8 @@ cli::shard parse_shard(const std::string& text) {
 
 }  // namespace
 
-run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal) {
+run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal,
+                     bool commands) {
   run_config c;
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
   auto sep = std::find(rest.begin(), rest.end(), ":::");
@@ -118,7 +126,11 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
       throw usage_error("::: may be given once (one list of inputs)");
   }
   c.command.assign(rest.begin(), sep);
-  if (c.command.empty()) throw usage_error("no command given (sluice run [options] -- COMMAND)");
+  if (commands && c.command.empty())
+    throw usage_error("no command given (sluice run [options] -- COMMAND)");
+  if (!commands && !c.command.empty())
+    throw usage_error("unexpected argument \"" + c.command.front() +
+                      "\" (sluice http takes the URL as --url, inputs after :::)");
   if (c.has_args && !f.input.empty())
     throw usage_error("--input and ::: both give inputs; use one");
   if (!f.input.empty()) c.input = f.input;
@@ -169,6 +181,51 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   if (c.dry_run) c.progress = false;
   if (!f.shard.empty()) c.shard_of = parse_shard(f.shard);
   return c;
+}
+
+void add_http_flags(CLI::App& http, http_flags& f) {
+  http.add_option("--url", f.url, "The URL template (default {}: the input is the URL)");
+  http.add_option("-X,--method", f.method, "The request method (default GET)");
+  http.add_option("-H,--header", f.headers, "A request header, templated: -H 'Name: {value}'")
+      ->allow_extra_args(false);
+  http.add_option("--body", f.body, "The request body, templated");
+  http.add_option("--body-field", f.body_field,
+                  "Send this JSON Lines field as the JSON body (Content-Type: application/json)");
+  http.add_option("--max-per-host", f.max_per_host,
+                  "Requests in flight (and connections) per host (default: as -j)");
+  http.add_option("--max-per-second-per-host", f.rate_per_host,
+                  "Requests started per second per host (0: no limit)");
+  http.add_option("--ok-status", f.ok_status,
+                  "Statuses that count as success (default 100-399), like 200-299,404");
+  http.add_option("--keep-header", f.keep_headers, "A response header to copy into the row")
+      ->allow_extra_args(false);
+  http.add_option(
+      "--max-retry-wait", f.max_wait,
+      "The longest Retry-After honoured: every start holds this long at most (default 60s)");
+  http.add_option("--max-redirects", f.max_redirects,
+                  "Redirects followed for GET and HEAD (default 5)");
+  http.add_flag("--insecure", f.insecure, "Do not verify TLS certificates");
+  http.add_option("--cacert", f.ca_file, "Trust this CA file (PEM) besides the system store");
+}
+
+http_config to_http_config(const http_flags& f, run_config& c) {
+  http_config h;
+  h.url = f.url;
+  h.method = f.method;
+  h.headers = f.headers;
+  if (!f.body.empty()) h.body = f.body;
+  h.body_field = f.body_field;
+  h.max_per_host = f.max_per_host;
+  if (!(f.rate_per_host >= 0) || !std::isfinite(f.rate_per_host))
+    throw usage_error("--max-per-second-per-host: must be a number >= 0");
+  h.rate_per_host = f.rate_per_host;
+  if (!f.ok_status.empty()) h.ok_status = parse_status_list(f.ok_status);
+  h.keep_headers = f.keep_headers;
+  h.insecure = f.insecure;
+  h.ca_file = f.ca_file;
+  h.max_redirects = f.max_redirects;
+  if (!f.max_wait.empty()) c.max_hold = parse_duration(f.max_wait, "--max-retry-wait");
+  return h;
 }
 
 }  // namespace sluice::cli

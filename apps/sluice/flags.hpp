@@ -3,6 +3,7 @@
 // run_config (a bad value is a usage error naming its flag).
 #pragma once
 
+#include "http_task.hpp"
 #include "run_config.hpp"
 
 #include <CLI/App.hpp>
@@ -37,12 +38,30 @@ struct run_flags {
 
 /// Adds run's flags to `run`, parsed into `f`, and sets it to take the command (and any
 /// `::: inputs`) as the rest of the arguments.
-void add_run_flags(CLI::App& run, run_flags& f);
+void add_run_flags(CLI::App& run, run_flags& f, bool commands = true);
 
 /// Checks the flags and splits `rest` (what follows the flags) into the command and the
 /// ::: inputs. `stderr_is_terminal` decides --progress when it was not given. Throws
 /// usage_error naming the flag.
-run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal);
+run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal,
+                     bool commands = true);
+
+/// The flags `sluice http` adds to run's, as given.
+struct http_flags {
+  std::string url = "{}", method = "GET", body, body_field, ok_status, max_wait;
+  std::vector<std::string> headers, keep_headers;
+  std::size_t max_per_host = 0;
+  double rate_per_host = 0;
+  bool insecure = false;
+  std::string ca_file;
+  unsigned max_redirects = 5;
+};
+
+/// Adds http's own flags to `http` (run's are added by add_run_flags(http, f, false)).
+void add_http_flags(CLI::App& http, http_flags& f);
+
+/// Checks http's flags; sets what they say about the run in `c` (--max-retry-wait).
+http_config to_http_config(const http_flags& f, run_config& c);
 
 /// "1.5" (seconds), "250ms", "10s", "2m", "1h", "1m30s"; throws usage_error quoting `text`.
 std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag);

@@ -2,6 +2,7 @@
 #include "command_task.hpp"
 #include "exit_codes.hpp"
 #include "flags.hpp"
+#include "http_task.hpp"
 #include "placeholders.hpp"
 
 #include <sluice/errors.hpp>
@@ -35,6 +36,15 @@ Rerun the same command after a crash or Ctrl-C: tasks already in -o FILE are not
 Exit status: 0 all ok; 1-100 that many tasks failed (100: 100 or more); 101 bad usage;
 102 bad input; 103 output not writable; 130 interrupted.)";
 
+constexpr const char* http_examples = R"(
+Examples:
+  sluice http -j 64 -o pages.jsonl -i urls.txt
+  sluice http -j 16 -r 5 --retries 4 --key id -o out.jsonl -i rows.jsonl \
+      --url 'https://api.example.com/items/{id}' -H 'Authorization: Bearer {token}'
+  sluice http -X POST --body-field payload --url https://api.example.com/score -i rows.jsonl
+429 and 5xx are retried with --retries; Retry-After holds every start (at most --max-retry-wait).
+A status outside --ok-status (default 100-399) counts as a failure. Exit status as in run.)";
+
 // The message, and the exit code, of an error that stopped sluice itself.
 int report(const std::string& message, int code) {
   std::cerr << "sluice: " << message << '\n';
@@ -53,7 +63,16 @@ int run_main(int argc, char** argv) {
       "arguments after :::), with {} {.} {/} {//} {/.} {#} {%} {field} placeholders");
   add_run_flags(*run, flags);
   run->footer(run_examples);
-  app.footer("Run 'sluice run --help' for the options of run.");
+  run_flags http_common;
+  http_flags http_only;
+  CLI::App* http = app.add_subcommand(
+      "http",
+      "Send an HTTP request per input (lines or JSON Lines), its URL, headers and body "
+      "templated with run's placeholders, over keep-alive connections");
+  add_run_flags(*http, http_common, false);
+  add_http_flags(*http, http_only);
+  http->footer(http_examples);
+  app.footer("Run 'sluice run --help' or 'sluice http --help' for their options.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -66,9 +85,17 @@ int run_main(int argc, char** argv) {
   try {
     // The command: after the first argument that is not a flag (CLI11 leaves it to run), or
     // after `--` (CLI11 leaves it to the app).
+    const bool tty = ::isatty(STDERR_FILENO) == 1;
+    if (http->parsed()) {
+      auto rest = http->remaining();
+      for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
+      run_config c = to_config(http_common, std::move(rest), tty, false);
+      http_config h = to_http_config(http_only, c);
+      return run_http(std::move(c), std::move(h));
+    }
     auto rest = run->remaining();
     for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
-    const run_config c = to_config(flags, std::move(rest), ::isatty(STDERR_FILENO) == 1);
+    const run_config c = to_config(flags, std::move(rest), tty);
     return run_command(c);
   } catch (const sluice::cli::usage_error& e) {
     return report(e.what(), bad_usage);

@@ -81,8 +81,7 @@ previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& 
   if (c.output.empty()) return previous;
   auto on_row = [&](std::string_view key, const json::object& row, std::size_t) {
     if (c.retry_failed) {
-      const json::value* status = row.if_contains("status");
-      if (status == nullptr || !status->is_string() || status->get_string() != "ok") return;
+      if (!row_ok(row)) return;
     }
     std::uint64_t occurrence = 1;
     if (const json::value* o = row.if_contains("occurrence"); o && o->is_number())

@@ -71,6 +71,12 @@ json::object input_columns(const input_item& in) {
 
 }  // namespace
 
+bool row_ok(const json::object& row) {
+  if (const json::value* ok = row.if_contains("ok")) return ok->is_bool() && ok->get_bool();
+  const json::value* status = row.if_contains("status");
+  return status != nullptr && status->is_string() && status->get_string() == "ok";
+}
+
 std::string utc_text(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs);

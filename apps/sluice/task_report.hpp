@@ -59,6 +59,10 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r);
 /// The row written for a task: key, occurrence, input, its kind's columns, attempts.
 boost::json::object result_row(const finished_task& t, std::size_t attempts);
 
+/// Whether a results row records a success: "status": "ok" (sluice run) or "ok": true
+/// (sluice http, whose status is the HTTP code).
+bool row_ok(const boost::json::object& row);
+
 /// "2026-11-21T16:28:31.780Z"
 std::string utc_text(std::chrono::system_clock::time_point t);
 

@@ -42,6 +42,9 @@ boost::system::error_code make_error_code(error e) noexcept;
 struct client_options {
   /// Connections to one host (scheme, host, port), busy or idle. A request waits for one.
   std::size_t max_connections_per_host = 8;
+  /// Requests started per second to one host (each redirect and retry is a start; 0: no
+  /// limit), composed with any limit of the caller's.
+  double max_per_second_per_host = 0;
   /// An idle connection unused this long is closed instead of reused.
   std::chrono::nanoseconds idle_timeout = std::chrono::seconds(30);
   /// DNS plus TCP connect; the TLS handshake; sending the request and reading the response;

@@ -1,5 +1,6 @@
 // The sluice executable, run for real: arguments in, exit code, stdout, stderr and files out.
 #include "../files.hpp"
+#include "cli_support.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -27,91 +28,6 @@ namespace sluice::test {
 namespace {
 
 using namespace std::chrono_literals;
-using strings = std::vector<std::string>;
-
-/// One run of the sluice executable in `dir`, its output in files there.
-class cli_run {
- public:
-  cli_run(const temp_dir& dir, strings args, const std::string& stdin_text = {}) : dir_(dir) {
-    write_file(dir / ".stdin", stdin_text);
-    posix_spawn_file_actions_t fa;
-    ::posix_spawn_file_actions_init(&fa);
-    ::posix_spawn_file_actions_addopen(&fa, 0, (dir / ".stdin").c_str(), O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&fa, 1, (dir / ".stdout").c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::posix_spawn_file_actions_addopen(&fa, 2, (dir / ".stderr").c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::posix_spawn_file_actions_addchdir_np(&fa, dir.path().c_str());
-    args.insert(args.begin(), SLUICE_CLI);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, SLUICE_CLI, &fa, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start " SLUICE_CLI);
-    ::posix_spawn_file_actions_destroy(&fa);
-  }
-  ~cli_run() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  cli_run(const cli_run&) = delete;
-  cli_run& operator=(const cli_run&) = delete;
-
-  void signal(int sig) const { ::kill(pid_, sig); }
-  /// The exit code (128 + signal when killed).
-  int wait() {
-    if (pid_ > 0) {
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      pid_ = 0;
-    }
-    return code_;
-  }
-  std::string out() { return (wait(), read_file(dir_ / ".stdout")); }
-  std::string err() { return (wait(), read_file(dir_ / ".stderr")); }
-
- private:
-  const temp_dir& dir_;
-  pid_t pid_ = 0;
-  int code_ = -1;
-};
-
-struct result {
-  int code;
-  std::string out, err;
-};
-
-result sluice(const temp_dir& dir, const strings& args, const std::string& stdin_text = {}) {
-  cli_run r(dir, args, stdin_text);
-  const int code = r.wait();
-  return {code, r.out(), r.err()};
-}
-
-std::vector<json::object> rows_of(const std::filesystem::path& p) {
-  std::vector<json::object> rows;
-  for (auto& v : read_rows(p)) rows.push_back(v.as_object());
-  return rows;
-}
-
-strings lines_of(const std::string& text) {
-  strings out;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-    out.push_back(text.substr(start, nl - start));
-  return out;
-}
-
-strings sorted(strings v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-std::string str(const json::value& v) {
-  return std::string(v.as_string());
-}
 
 // ---- commands, inputs and placeholders -----------------------------------------------------
 

@@ -1,0 +1,66 @@
+// `sluice http`'s task kind: an HTTP request per input, its URL, headers and body templated
+// like run's command, sent by sluice::http::client over a keep-alive pool per host.
+#pragma once
+
+#include "placeholders.hpp"
+#include "run_config.hpp"
+#include "task_kind.hpp"
+
+#include <sluice/http_client.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::cli {
+
+/// What `sluice http` adds to run's options.
+struct http_config {
+  std::string url = "{}";  // the template; by default the input is the URL
+  std::string method = "GET";
+  std::vector<std::string> headers;  // "Name: value" templates
+  std::optional<std::string> body;   // a template
+  std::string body_field;            // or a JSON Lines field sent as the JSON body
+  std::size_t max_per_host = 0;      // 0: as -j
+  double rate_per_host = 0;
+  std::vector<std::pair<unsigned, unsigned>> ok_status{{100, 399}};  // inclusive ranges
+  std::vector<std::string> keep_headers;  // response headers copied into the row
+  bool insecure = false;
+  std::string ca_file;
+  unsigned max_redirects = 5;
+};
+
+class http_task final : public task_kind {
+ public:
+  /// Checks the templates; throws usage_error or template_error.
+  http_task(const run_config& c, http_config h);
+
+  std::vector<std::string> fields() const override;
+  void inputs_are_lines() override;
+  boost::asio::awaitable<finished_task> attempt(std::shared_ptr<const input_item> in,
+                                                std::size_t slot) override;
+  std::string describe(const input_item& in) const override;
+
+ private:
+  struct request_parts {
+    std::string url;
+    http::header_list headers;
+    std::string body;
+  };
+  request_parts expand(const input_item& in, std::size_t slot) const;
+  bool ok_status(unsigned status) const;
+
+  const run_config& c_;
+  http_config h_;
+  command_template tmpl_;               // url, then each header, then the body
+  std::optional<http::client> client_;  // made on the run's executor at the first request
+};
+
+/// `sluice http`: runs `c` (see pipeline.hpp for what is thrown) and returns the exit code.
+int run_http(run_config c, http_config h);
+
+/// "200-299,404" as inclusive ranges; throws usage_error.
+std::vector<std::pair<unsigned, unsigned>> parse_status_list(const std::string& text);
+
+}  // namespace sluice::cli

@@ -1,0 +1,128 @@
+// `sluice http`, the real binary, against the fault-injecting server of tests/http_server.hpp
+// on loopback: rows, statuses, retries with Retry-After, keep-alive, transport failures,
+// JSON bodies and resume.
+#include "../files.hpp"
+#include "../http_server.hpp"
+#include "cli_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(HttpCli, WritesARowPerRequestWithStatusBodyAndHeaders) {
+  http_test_server server;
+  temp_dir d;
+  const std::string base = server.url("");
+  auto r = sluice(d, {"http", "-o", "r.jsonl", "-k", "--keep-header", "Content-Type", "--url",
+                      base + "{}", ":::", "/ok", "/json", "/status/404"});
+  EXPECT_EQ(r.code, 1) << r.err;  // the 404
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["ok"], true);
+  EXPECT_EQ(rows[0]["status"], 200);
+  EXPECT_EQ(rows[0]["body"], "ok");
+  EXPECT_EQ(rows[0]["headers"].as_object()["Content-Type"], "text/plain");
+  EXPECT_EQ(rows[1]["body"], (json::object{{"a", 1}}));  // JSON stays JSON
+  EXPECT_EQ(rows[2]["ok"], false);
+  EXPECT_EQ(rows[2]["status"], 404);
+  for (auto& row : rows)
+    for (auto field :
+         {"key", "occurrence", "input", "url", "started_at", "duration_ms", "attempts"})
+      EXPECT_TRUE(row.contains(field)) << field;
+  // --ok-status makes the 404 a success.
+  r = sluice(d, {"http", "-o", "r2.jsonl", "--ok-status", "200-299,404", "--url", base + "{}",
+                 ":::", "/ok", "/status/404"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST(HttpCli, RetriesServerErrorsAndHoldsStartsForRetryAfter) {
+  http_test_server server;
+  temp_dir d;
+  auto r = sluice(d, {"http", "-o", "r.jsonl", "--retries", "3", "--backoff", "10ms", "--url",
+                      server.url("/flaky/2/{}"), ":::", "x"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["attempts"], 3);  // two 503s, then 200
+  // A 429 with Retry-After: 1 holds the next start a second, though the backoff is 10 ms.
+  const auto t0 = std::chrono::steady_clock::now();
+  r = sluice(d, {"http", "-o", "r2.jsonl", "--retries", "1", "--backoff", "10ms", "--url",
+                 server.url("/retry-after/1"), ":::", "y"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.code, 1);
+  rows = rows_of(d / "r2.jsonl");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["status"], 429);
+  EXPECT_EQ(rows[0]["attempts"], 2);
+  EXPECT_GE(took, 900ms);
+  // --max-retry-wait caps it.
+  const auto t1 = std::chrono::steady_clock::now();
+  r = sluice(d, {"http", "-o", "r3.jsonl", "--retries", "1", "--backoff", "10ms",
+                 "--max-retry-wait", "50ms", "--url", server.url("/retry-after/30"), ":::", "z"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, 5s);
+  EXPECT_EQ(rows_of(d / "r3.jsonl")[0]["attempts"], 2);
+}
+
+TEST(HttpCli, ReusesConnectionsAndResumesWithoutResending) {
+  http_test_server server;
+  temp_dir d;
+  std::string in;
+  for (int i = 0; i < 300; ++i) in += "/slow/1?" + std::to_string(i) + "\n";
+  auto r = sluice(d, {"http", "-j", "8", "-o", "r.jsonl", "--url", server.url("{}")}, in);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 300u);
+  EXPECT_EQ(server.requests(), 300u);
+  EXPECT_LE(server.accepted(), 8u);  // keep-alive: at most one connection per -j place
+  r = sluice(d, {"http", "-j", "8", "-o", "r.jsonl", "--url", server.url("{}")}, in);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(server.requests(), 300u);  // all done already
+}
+
+TEST(HttpCli, ATransportFailureHasItsOwnErrorField) {
+  http_test_server server;
+  temp_dir d;
+  auto r = sluice(d, {"http", "-o", "r.jsonl", "--timeout", "300ms", "--url", server.url("{}"),
+                      ":::", "/never", "/malformed"});
+  EXPECT_EQ(r.code, 2);
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<std::string, std::string> error_of;
+  for (auto& row : rows) {
+    EXPECT_TRUE(row["status"].is_null());
+    EXPECT_EQ(row["ok"], false);
+    error_of[str(row["input"])] = str(row["error"]);
+  }
+  EXPECT_NE(error_of["/never"].find("total timeout"), std::string::npos) << error_of["/never"];
+  EXPECT_NE(error_of["/malformed"].find("malformed"), std::string::npos) << error_of["/malformed"];
+}
+
+TEST(HttpCli, SendsTemplatedHeadersAndAJsonFieldAsTheBody) {
+  http_test_server server;
+  temp_dir d;
+  write_file(d / "in.jsonl", R"({"id":7,"tag":"t7","payload":{"x":[1,2]}})"
+                             "\n");
+  auto r =
+      sluice(d, {"http", "-X", "POST", "-i", "in.jsonl", "--key", "id", "-o", "r.jsonl", "--url",
+                 server.url("/echo"), "-H", "X-Test: {tag}", "--body-field", "payload"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 1u);
+  auto echo = rows[0]["body"].as_object();
+  EXPECT_EQ(echo["method"], "POST");
+  EXPECT_EQ(echo["x_test"], "t7");
+  EXPECT_EQ(json::parse(echo["body"].as_string()), json::parse(R"({"x":[1,2]})"));
+  // Usage errors name the flag.
+  r = sluice(d, {"http", "-H", "no colon", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("--header"), std::string::npos) << r.err;
+  r = sluice(d, {"http", "--ok-status", "2xx", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  r = sluice(d, {"http", "--url", "{nope}", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+}
+
+}  // namespace
+}  // namespace sluice::test
