@@ -41,6 +41,7 @@ class http_task final : public task_kind {
   boost::asio::awaitable<finished_task> attempt(std::shared_ptr<const input_item> in,
                                                 std::size_t slot) override;
   std::string describe(const input_item& in) const override;
+  void run_over() override { client_.reset(); }
 
  private:
   struct request_parts {

@@ -410,6 +410,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
                  }));
   const auto t0 = std::chrono::steady_clock::now();
   io.run();
+  kind.run_over();
   const auto wall = std::chrono::steady_clock::now() - t0;
   if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, reused(s), true);
   if (c.stats) print_stats(s.counters.snapshot(), f->skipped, reused(s), wall);

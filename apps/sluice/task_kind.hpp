@@ -59,6 +59,9 @@ class task_kind {
                                                         std::size_t slot) = 0;
   /// What --dry-run prints for `in` (one line, no newline).
   [[nodiscard]] virtual std::string describe(const input_item& in) const = 0;
+  /// The run is over and its executor is about to be destroyed: drop the I/O objects made
+  /// on it.
+  virtual void run_over() {}
 };
 
 }  // namespace sluice::cli
