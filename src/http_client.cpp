@@ -80,14 +80,14 @@ struct target {
 
 target parse_target(std::string_view text) {
   auto u = boost::urls::parse_uri(text);
-  if (!u) throw system_error(error::bad_url, std::string(text));
+  if (!u) throw request_error(error::bad_url, std::string(text));
   target t;
   const auto scheme = u->scheme_id();
   if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https)
-    throw system_error(error::bad_url, std::string(text));
+    throw request_error(error::bad_url, std::string(text));
   t.tls = scheme == boost::urls::scheme::https;
   t.host = u->encoded_host();
-  if (t.host.empty()) throw system_error(error::bad_url, std::string(text));
+  if (t.host.empty()) throw request_error(error::bad_url, std::string(text));
   if (t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
   t.default_port = !u->has_port();
   t.port = u->has_port() ? std::string(u->port()) : t.tls ? "443" : "80";
@@ -132,7 +132,7 @@ phase phase_for(std::chrono::nanoseconds timeout, error code, clock::time_point 
 
 [[noreturn]] void fail(error_code ec, const phase& p, const std::string& what) {
   if (ec == beast::error::timeout) ec = p.code;
-  throw system_error(ec, what);
+  throw request_error(ec, what);
 }
 
 bool is_redirect(unsigned status) {
@@ -214,11 +214,11 @@ struct client::impl {
         co_await (resolver.async_resolve(t.host, t.port, asio::as_tuple(asio::use_awaitable)) ||
                   timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (resolved.index() == 1)
-      throw system_error(
+      throw request_error(
           p.code == error::total_timeout ? error::total_timeout : error::resolve_timeout,
           t.origin + ": resolving " + t.host);
     auto [rec, endpoints] = std::get<0>(std::move(resolved));
-    if (rec) throw system_error(rec, t.origin + ": resolving " + t.host);
+    if (rec) throw request_error(rec, t.origin + ": resolving " + t.host);
 
     auto c = std::make_unique<connection>();
     auto stream = std::make_unique<beast::tcp_stream>(ex);
@@ -236,7 +236,7 @@ struct client::impl {
     c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls);
     auto& s = *c->secure;
     if (!SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str()))
-      throw system_error(
+      throw request_error(
           error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
           t.origin + ": TLS server name");
     if (!opts.insecure) s.set_verify_callback(ssl::host_name_verification(t.host));
@@ -319,7 +319,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
       auto got =
           co_await (pool.slots.acquire() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
       if (got.index() == 1)
-        throw system_error(error::total_timeout, url + ": waiting for a connection");
+        throw request_error(error::total_timeout, url + ": waiting for a connection");
       slot = std::get<0>(std::move(got));
     }
     if (pool.starts) co_await pool.starts->acquire();
@@ -369,13 +369,13 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
     const bool may_follow = method == "GET" || method == "HEAD" || s.opts.redirect_any_method;
     const auto location = out.header("Location");
     if (!is_redirect(out.status) || location.empty() || !may_follow) break;
-    if (out.redirects == s.opts.max_redirects) throw system_error(error::too_many_redirects, url);
+    if (out.redirects == s.opts.max_redirects) throw request_error(error::too_many_redirects, url);
     auto base = boost::urls::parse_uri(url);
     auto ref = boost::urls::parse_uri_reference(location);
-    if (!base || !ref) throw system_error(error::bad_url, std::string(location));
+    if (!base || !ref) throw request_error(error::bad_url, std::string(location));
     boost::urls::url next;
     if (auto r = boost::urls::resolve(*base, *ref, next); !r)
-      throw system_error(error::bad_url, std::string(location));
+      throw request_error(error::bad_url, std::string(location));
     url = next.buffer();
     ++out.redirects;
     if (out.status == 303 && method != "HEAD") {

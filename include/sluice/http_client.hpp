@@ -39,6 +39,18 @@ enum class error {
 const boost::system::error_category& error_category() noexcept;
 boost::system::error_code make_error_code(error e) noexcept;
 
+/// What client::request throws: the error code and where it happened, read as one line
+/// ("https://api.example.com: connect: Connection refused").
+class request_error : public boost::system::system_error {
+ public:
+  request_error(boost::system::error_code ec, const std::string& context)
+      : boost::system::system_error(ec), text_(context + ": " + ec.message()) {}
+  const char* what() const noexcept override { return text_.c_str(); }
+
+ private:
+  std::string text_;
+};
+
 struct client_options {
   /// Connections to one host (scheme, host, port), busy or idle. A request waits for one.
   std::size_t max_connections_per_host = 8;
@@ -101,8 +113,8 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Sends one request and returns the response, whatever its status. Throws
-  /// boost::system::system_error: an http::error, or the transport's error, the message
+  /// Sends one request and returns the response, whatever its status. Throws request_error
+  /// (a boost::system::system_error): an http::error, or the transport's error, the message
   /// naming the URL and the phase. A pooled connection the server has closed meanwhile is
   /// replaced once, transparently. Cancellation closes the connection in use.
   boost::asio::awaitable<response> request(std::string method, std::string url, header_list headers,
