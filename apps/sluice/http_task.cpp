@@ -2,7 +2,6 @@
 
 #include "flags.hpp"
 #include "pipeline.hpp"
-#include "task_report.hpp"
 
 #include <sluice/errors.hpp>
 
@@ -15,7 +14,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 
 namespace sluice::cli {
 
@@ -38,10 +36,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-double milliseconds(std::chrono::nanoseconds d) {
-  return std::round(std::chrono::duration<double, std::milli>(d).count() * 1000) / 1000;
 }
 
 /// The body as JSON when the response says it is JSON and it parses, else as text.
@@ -192,8 +186,6 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
     row["error"] = error;
     t.exitval = -1;
   }
-  row["started_at"] = utc_text(t.started_at);
-  row["duration_ms"] = milliseconds(t.duration);
   if (c_.output.empty()) {
     if (r) t.out = r->body + (r->body.empty() || r->body.back() == '\n' ? "" : "\n");
     if (!t.ok)
@@ -205,8 +197,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   throw task_failed(std::move(what), std::move(t));
 }
 
-int run_http(run_config c, http_config h) {
-  c.holdable = true;
+int run_http(const run_config& c, http_config h) {
   http_task kind(c, std::move(h));
   return run_tasks(c, kind);
 }

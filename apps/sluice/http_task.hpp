@@ -41,6 +41,7 @@ class http_task final : public task_kind {
   boost::asio::awaitable<finished_task> attempt(std::shared_ptr<const input_item> in,
                                                 std::size_t slot) override;
   std::string describe(const input_item& in) const override;
+  bool may_hold() const override { return true; }
   void run_over() override { client_.reset(); }
 
  private:
@@ -59,7 +60,7 @@ class http_task final : public task_kind {
 };
 
 /// `sluice http`: runs `c` (see pipeline.hpp for what is thrown) and returns the exit code.
-int run_http(run_config c, http_config h);
+int run_http(const run_config& c, http_config h);
 
 /// "200-299,404" as inclusive ranges; throws usage_error.
 std::vector<std::pair<unsigned, unsigned>> parse_status_list(const std::string& text);

@@ -371,7 +371,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
   asio::io_context io;
   if (c.max_per_second > 0)
     s.rate.emplace(io.get_executor(), c.max_per_second, c.burst);
-  else if (c.holdable)  // no limit, but one a server's Retry-After can hold
+  else if (kind.may_hold())  // no limit, but one a server's Retry-After can hold
     s.rate.emplace(io.get_executor(), 1e6, 1000000);
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
   asio::steady_timer bar_timer(io);

@@ -40,7 +40,6 @@ struct run_config {
   std::optional<halt_policy> halt;
   /// A server's Retry-After holds every start this long at most (sluice http).
   std::chrono::nanoseconds max_hold = std::chrono::seconds(60);
-  bool holdable = false;  // the task kind may ask to hold (a rate limiter is kept for it)
   bool keep_order = false;
 
   // Output.

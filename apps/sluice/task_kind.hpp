@@ -22,13 +22,15 @@ namespace sluice::cli {
 struct finished_task {
   std::shared_ptr<const input_item> input;
   bool ok = true;
-  /// The row's columns after key, occurrence and input (the pipeline adds attempts last).
+  /// The row's columns after key, occurrence and input (the pipeline adds started_at,
+  /// duration_ms and attempts after them).
   boost::json::object columns;
   /// Printed when there is no results file (stdout and stderr, each whole).
   std::string out, err;
-  /// For the job log (GNU parallel's columns).
+  /// The last attempt's start and run time (in the row and the job log).
   std::chrono::system_clock::time_point started_at{};
   std::chrono::nanoseconds duration{0};
+  /// For the job log (GNU parallel's columns).
   int exitval = 0, signal = 0;
   std::size_t received = 0;
   std::string command;
@@ -59,6 +61,9 @@ class task_kind {
                                                         std::size_t slot) = 0;
   /// What --dry-run prints for `in` (one line, no newline).
   [[nodiscard]] virtual std::string describe(const input_item& in) const = 0;
+  /// Whether a task may ask every start to hold (finished_task::hold): then the run keeps a
+  /// rate limiter even without -r.
+  [[nodiscard]] virtual bool may_hold() const { return false; }
   /// The run is over and its executor is about to be destroyed: drop the I/O objects made
   /// on it.
   virtual void run_over() {}

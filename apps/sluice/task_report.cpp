@@ -95,9 +95,6 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
   row["stderr"] = r.err;
   if (r.out_truncated) row["stdout_truncated"] = true;
   if (r.err_truncated) row["stderr_truncated"] = true;
-  row["started_at"] = utc_text(r.started_at);
-  row["duration_ms"] =
-      std::round(std::chrono::duration<double, std::milli>(r.duration).count() * 1000) / 1000;
   t.started_at = r.started_at;
   t.duration = r.duration;
   // GNU parallel writes -1 for a job its timeout killed.
@@ -113,6 +110,9 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
 json::object result_row(const finished_task& t, std::size_t attempts) {
   json::object row = input_columns(*t.input);
   for (const auto& [name, value] : t.columns) row[name] = value;
+  row["started_at"] = utc_text(t.started_at);
+  row["duration_ms"] =
+      std::round(std::chrono::duration<double, std::milli>(t.duration).count() * 1000) / 1000;
   row["attempts"] = attempts;
   return row;
 }

@@ -52,11 +52,12 @@ struct task_report {
 };
 
 /// A command's task as the pipeline records it: the columns status, exit_code, signal,
-/// stdout, stderr, started_at, duration_ms (and stdout_truncated / stderr_truncated when a cap
-/// cut them), and the job log's fields.
+/// stdout, stderr (and stdout_truncated / stderr_truncated when a cap cut them), its start
+/// and duration, and the job log's fields.
 finished_task finished(std::shared_ptr<const input_item> in, task_report r);
 
-/// The row written for a task: key, occurrence, input, its kind's columns, attempts.
+/// The row written for a task: key, occurrence, input, its kind's columns, started_at,
+/// duration_ms, attempts.
 boost::json::object result_row(const finished_task& t, std::size_t attempts);
 
 /// Whether a results row records a success: "status": "ok" (sluice run) or "ok": true
