@@ -351,6 +351,8 @@ int run_tasks(const run_config& c, task_kind& kind) {
   std::unique_ptr<jsonl_writer> out;
   previous_results previous = done_tasks(c, out);
   f->done = std::move(previous.done);
+  // Before the run's state: what the state makes on it (the rate limiter's timer) goes first.
+  asio::io_context io;
   run_state s{.c = c,
               .kind = kind,
               .feed = f,
@@ -368,7 +370,6 @@ int run_tasks(const run_config& c, task_kind& kind) {
     previous.by_key.clear();
   }
 
-  asio::io_context io;
   if (c.max_per_second > 0)
     s.rate.emplace(io.get_executor(), c.max_per_second, c.burst);
   else if (kind.may_hold())  // no limit, but one a server's Retry-After can hold
