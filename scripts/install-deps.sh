@@ -18,9 +18,11 @@ pkgs=(
   libgtest-dev libgmock-dev    # tests
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests
+  nginx-light curl             # the real HTTP server of the HTTP tests (scripts/nginx.sh)
 )
 if [[ ${1:-} == --bench ]]; then
   pkgs+=(python3 parallel)    # GNU parallel: the CLI benchmark's peer
+  pkgs+=(wrk python3-aiohttp)  # the HTTP benchmark's ceiling and its Python peer
 fi
 
 missing=()

@@ -264,6 +264,7 @@ struct client::impl {
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts.body_limit);
+    parser.skip(req.method() == bhttp::verb::head);  // its Content-Length describes no body
     auto [hec, hn] =
         co_await bhttp::async_read_header(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (hec) {
@@ -271,11 +272,9 @@ struct client::impl {
       co_return hec;
     }
     out.timing.first_byte = clock::now() - t0;
-    if (req.method() != bhttp::verb::head) {
-      auto [bec, bn] =
-          co_await bhttp::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (bec) co_return bec;
-    }
+    auto [bec, bn] =
+        co_await bhttp::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (bec) co_return bec;
     auto msg = parser.release();
     out.status = msg.result_int();
     out.body = std::move(msg.body());

@@ -1,9 +1,11 @@
 // sluice::http::client against a real server on loopback (tests/http_server.hpp): keep-alive
 // reuse counted at the server, the per-host connection cap, each timeout as its own error,
 // resets, malformed responses, redirects, the body cap, TLS with a self-signed certificate
-// made by the openssl command, and Retry-After.
+// made by the openssl command, and Retry-After; then static files, statuses, keep-alive and
+// redirects against a real nginx.
 #include "files.hpp"
 #include "http_server.hpp"
+#include "nginx.hpp"
 
 #include <sluice/http_client.hpp>
 #include <sluice/run.hpp>
@@ -11,7 +13,9 @@
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
 
+#include <array>
 #include <cstdlib>
+#include <map>
 
 namespace sluice::test {
 namespace {
@@ -280,6 +284,110 @@ TEST(HttpClient, TlsVerifiesTheCertificate) {
     EXPECT_EQ(r.status, 200u);
   });
   EXPECT_EQ(server.accepted(), 3u);
+}
+
+// Against the real nginx of the CTest fixture (tests/nginx.hpp).
+
+TEST(HttpClientNginx, GetsStaticFilesStatusesAndHead) {
+  with_client({}, [&](http::client& c) -> asio::awaitable<void> {
+    auto r = co_await c.request("GET", nginx_url("/small.txt"), {}, {});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, std::string(100, 'a'));
+    EXPECT_EQ(r.header("Content-Type"), "text/plain");
+    EXPECT_TRUE(r.header("Server").starts_with("nginx"));
+    r = co_await c.request("GET", nginx_url("/data.json"), {}, {});
+    EXPECT_EQ(r.header("Content-Type"), "application/json");
+    EXPECT_EQ(boost::json::parse(r.body).at("name"), "sluice");
+    r = co_await c.request("GET", nginx_url("/big.bin"), {}, {});
+    EXPECT_EQ(r.body.size(), 1u << 20);
+    const std::array<unsigned, 4> statuses{404, 429, 500, 503};
+    for (unsigned s : statuses) {
+      const auto text = std::to_string(s);
+      r = co_await c.request("GET", nginx_url("/status/" + text), {}, {});
+      EXPECT_EQ(r.status, s);
+      EXPECT_EQ(r.body, "status " + text);
+      EXPECT_TRUE(r.reused_connection);
+    }
+    // HEAD: a Content-Length and no body, and the connection still good for the next request.
+    r = co_await c.request("HEAD", nginx_url("/small.txt"), {}, {});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.header("Content-Length"), "100");
+    EXPECT_EQ(r.body, "");
+    r = co_await c.request("PUT", nginx_url("/method"), {}, "x");
+    EXPECT_EQ(r.body, "PUT");
+    EXPECT_TRUE(r.reused_connection);
+  });
+}
+
+/// nginx's "CONNECTION REQUESTS" answer to /conn, split.
+std::pair<std::string, int> connection_and_count(const std::string& body) {
+  const auto space = body.find(' ');
+  return {body.substr(0, space), std::stoi(body.substr(space + 1))};
+}
+
+TEST(HttpClientNginx, NginxSeesKeepAliveReuse) {
+  http::client_options o;
+  o.max_connections_per_host = 4;
+  std::map<std::string, int> carried;  // nginx's connection number -> requests it carried
+  with_client(o, [&](http::client& c) -> asio::awaitable<void> {
+    // In sequence: one connection, whose request count at nginx rises 1, 2, ..., 50.
+    std::string first;
+    for (int i = 1; i <= 50; ++i) {
+      auto r = co_await c.request("GET", nginx_url("/conn"), {}, {});
+      auto [conn, count] = connection_and_count(r.body);
+      if (i == 1) first = conn;
+      EXPECT_EQ(conn, first);
+      EXPECT_EQ(count, i);
+    }
+    // 400 requests, 32 at a time, on at most 4 connections: nginx counts all 400 on them.
+    std::vector<int> ids(400);
+    options ro;
+    ro.max_at_once = 32;
+    co_await run_on_each(
+        [&](int) -> asio::awaitable<void> {
+          auto r = co_await c.request("GET", nginx_url("/conn"), {}, {});
+          auto [conn, count] = connection_and_count(r.body);
+          carried[conn] = std::max(carried[conn], count);
+        },
+        ids, ro);
+    EXPECT_EQ(c.connections_opened(), 4u);
+  });
+  EXPECT_EQ(carried.size(), 4u);
+  int total = 0;
+  for (auto& [conn, count] : carried) total += count;
+  EXPECT_EQ(total, 450);  // the first connection's 50 are in its count
+}
+
+TEST(HttpClientNginx, FollowsNginxRedirectsAndCapsBodies) {
+  with_client({}, [&](http::client& c) -> asio::awaitable<void> {
+    auto r = co_await c.request("GET", nginx_url("/moved"), {}, {});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.redirects, 1u);
+    EXPECT_EQ(r.url, nginx_url("/small.txt"));
+    EXPECT_EQ(r.body.size(), 100u);
+    r = co_await c.request("POST", nginx_url("/moved"), {}, "x");
+    EXPECT_EQ(r.status, 301u);  // not followed for POST
+  });
+  http::client_options o;
+  o.body_limit = 64 << 10;
+  EXPECT_EQ(error_of(o,
+                     [&](http::client& c) -> asio::awaitable<void> {
+                       co_await c.request("GET", nginx_url("/big.bin"), {}, {});
+                     }),
+            http::error::body_too_large);
+  with_client(o, [&](http::client& c) -> asio::awaitable<void> {
+    // The cut-off response's connection is dropped; the next request gets a new one.
+    std::exception_ptr cut;
+    try {
+      co_await c.request("GET", nginx_url("/big.bin"), {}, {});
+    } catch (...) {
+      cut = std::current_exception();
+    }
+    EXPECT_TRUE(cut);
+    auto r = co_await c.request("GET", nginx_url("/small.txt"), {}, {});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_FALSE(r.reused_connection);
+  });
 }
 
 }  // namespace

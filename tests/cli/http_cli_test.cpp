@@ -3,9 +3,14 @@
 // JSON bodies and resume.
 #include "../files.hpp"
 #include "../http_server.hpp"
+#include "../nginx.hpp"
 #include "cli_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <thread>
 
 namespace sluice::test {
 namespace {
@@ -122,6 +127,83 @@ TEST(HttpCli, SendsTemplatedHeadersAndAJsonFieldAsTheBody) {
   EXPECT_EQ(r.code, 101);
   r = sluice(d, {"http", "--url", "{nope}", ":::", "a"});
   EXPECT_EQ(r.code, 101);
+}
+
+// ---- against the real nginx of the CTest fixture (tests/nginx.hpp)
+
+TEST(HttpCliNginx, ThousandsOfRequestsInInputOrder) {
+  temp_dir d;
+  const strings paths{"/small.txt", "/data.json", "/status/404"};
+  std::string in;
+  for (int i = 0; i < 3000; ++i) in += paths[i % 3] + "?i=" + std::to_string(i) + "\n";
+  auto r = sluice(d, {"http", "-j", "32", "-k", "-o", "r.jsonl", "--url", nginx_url("{}")}, in);
+  EXPECT_EQ(r.code, 100) << r.err;  // 1,000 404s: 100 or more failures
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) {
+    auto& row = rows[i];
+    ASSERT_EQ(str(row["input"]), paths[i % 3] + "?i=" + std::to_string(i));  // -k: input order
+    switch (i % 3) {
+      case 0:
+        EXPECT_EQ(row["status"], 200);
+        EXPECT_EQ(str(row["body"]), std::string(100, 'a'));
+        break;
+      case 1:
+        EXPECT_EQ(row["body"], json::parse(R"({"n":1,"name":"sluice"})"));  // JSON stays JSON
+        break;
+      case 2:
+        EXPECT_EQ(row["status"], 404);
+        EXPECT_EQ(row["ok"], false);
+        break;
+    }
+  }
+}
+
+TEST(HttpCliNginx, MaxPerHostBoundsTheConnectionsNginxSees) {
+  temp_dir d;
+  std::string in;
+  for (int i = 0; i < 600; ++i) in += "/conn?i=" + std::to_string(i) + "\n";
+  auto r = sluice(
+      d, {"http", "-j", "16", "--max-per-host", "2", "-o", "r.jsonl", "--url", nginx_url("{}")},
+      in);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::map<std::string, int> carried;  // nginx's connection number -> requests it carried
+  for (auto& row : rows_of(d / "r.jsonl")) {
+    const std::string body = str(row["body"]);
+    const auto space = body.find(' ');
+    int& n = carried[body.substr(0, space)];
+    n = std::max(n, std::stoi(body.substr(space + 1)));
+  }
+  EXPECT_LE(carried.size(), 2u);
+  int total = 0;
+  for (auto& [conn, n] : carried) total += n;
+  EXPECT_EQ(total, 600);
+}
+
+TEST(HttpCliNginx, KilledAtRandomMomentsAResumeLosesAndRepeatsNoRow) {
+  temp_dir d;
+  std::string in;
+  for (int i = 0; i < 400; ++i) in += "/small.txt?i=" + std::to_string(i) + "\n";
+  write_file(d / "in.txt", in);
+  const strings args{"http",    "-j", "8",      "-r",    "400",          "-o",
+                     "r.jsonl", "-i", "in.txt", "--url", nginx_url("{}")};
+  std::mt19937 rng(20261121);
+  for (int k = 0; k < 4; ++k) {
+    cli_run run(d, args);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 150));
+    run.signal(k % 2 ? SIGKILL : SIGINT);
+    EXPECT_EQ(run.wait(), k % 2 ? 128 + SIGKILL : 130) << run.err();
+  }
+  auto r = sluice(d, args);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::map<std::string, int> count;
+  for (const auto& line : lines_of(read_file(d / "r.jsonl"))) {
+    auto row = json::parse(line).as_object();  // none torn
+    EXPECT_EQ(row["status"], 200);
+    ++count[str(row["key"])];
+  }
+  EXPECT_EQ(count.size(), 400u);
+  for (auto& [key, n] : count) EXPECT_EQ(n, 1) << key;
 }
 
 }  // namespace
