@@ -168,7 +168,8 @@ template <class T, class Next>
 class thread_generator final : public stream<T>::impl,
                                public std::enable_shared_from_this<thread_generator<T, Next>> {
  public:
-  thread_generator(Next next, std::size_t ahead) : next_(std::move(next)), ahead_(ahead) {}
+  thread_generator(Next next, std::size_t ahead)
+      : next_(std::move(next)), ahead_(ahead), refill_at_(ahead / 2) {}
 
   boost::asio::awaitable<std::optional<T>> next() override {
     if (!started_) {
@@ -181,8 +182,9 @@ class thread_generator final : public stream<T>::impl,
         if (!buffer_.empty()) {
           T v = std::move(buffer_.front());
           buffer_.pop_front();
+          const bool refill = buffer_.size() == refill_at_;
           lock.unlock();
-          space_.notify_one();
+          if (refill) space_.notify_one();
           co_return v;
         }
         if (finished_) {
@@ -194,12 +196,16 @@ class thread_generator final : public stream<T>::impl,
     }
   }
 
+  // A next() waiting for the producer ends with operation_aborted (unless it ended).
   void cancel() noexcept override {
+    waiter w;
     {
       std::lock_guard lock(m_);
       stopped_ = true;
+      w = std::exchange(waiter_, nullptr);
     }
     space_.notify_all();
+    if (w) w();
   }
 
   boost::asio::awaitable<void> close() override {
@@ -227,7 +233,7 @@ class thread_generator final : public stream<T>::impl,
           auto ex = boost::asio::prefer(boost::asio::get_associated_executor(**h),
                                         boost::asio::execution::outstanding_work.tracked);
           std::unique_lock lock(m_);
-          if (!buffer_.empty() || finished_) {
+          if (!buffer_.empty() || finished_ || stopped_) {
             lock.unlock();
             boost::asio::post(ex, [h] { std::move (**h)(nullptr); });
             return;
@@ -261,7 +267,9 @@ class thread_generator final : public stream<T>::impl,
       for (;;) {
         {
           std::unique_lock lock(m_);
-          space_.wait(lock, [&] { return stopped_ || buffer_.size() < ahead_; });
+          // A full buffer waits to drain to half: one wakeup per ahead/2 items, not per item.
+          if (buffer_.size() >= ahead_)
+            space_.wait(lock, [&] { return stopped_ || buffer_.size() <= refill_at_; });
           if (stopped_) break;
         }
         std::optional<T> v = next_();  // outside the lock: this is the blocking call
@@ -289,7 +297,8 @@ class thread_generator final : public stream<T>::impl,
 
   Next next_;
   const std::size_t ahead_;
-  bool started_ = false;  // consumer side only
+  const std::size_t refill_at_;  // the producer, once full, resumes at this many buffered
+  bool started_ = false;         // consumer side only
   std::mutex m_;
   std::condition_variable space_;
   std::deque<T> buffer_;

@@ -55,6 +55,11 @@ class stream {
     co_return co_await keep->next();
   }
 
+  /// Cancels the producer as destroying the stream does, without waiting for its tasks.
+  void cancel() noexcept {
+    if (impl_) impl_->cancel();
+  }
+
   /// Cancels the producer and waits until all its tasks have finished.
   [[nodiscard]] boost::asio::awaitable<void> close() {
     auto keep = impl_;
