@@ -17,10 +17,11 @@ class dedupe::filter final : public stream<item_ptr>::impl {
 
   asio::awaitable<std::optional<item_ptr>> next() override {
     for (;;) {
-      while (d_.held_.size() >= d_.max_held_) {
+      while (d_.held_.size() >= d_.max_held_ && !cancelled_) {
         d_.room_->expires_at(asio::steady_timer::time_point::max());
         co_await d_.room_->async_wait(asio::as_tuple(asio::use_awaitable));
       }
+      if (cancelled_) throw boost::system::system_error(asio::error::operation_aborted);
       auto it = co_await inner_.next();
       if (!it) co_return std::nullopt;
       auto [pos, first] = d_.rows_.try_emplace((*it)->key_text);
@@ -32,12 +33,18 @@ class dedupe::filter final : public stream<item_ptr>::impl {
       d_.flush();
     }
   }
-  void cancel() noexcept override {}  // the inner stream is cancelled when destroyed
+  // A next() waiting for room or for the inner stream ends with operation_aborted.
+  void cancel() noexcept override {
+    cancelled_ = true;
+    d_.room_->cancel();
+    inner_.cancel();
+  }
   asio::awaitable<void> close() override { co_await inner_.close(); }
 
  private:
   dedupe& d_;
   stream<item_ptr> inner_;
+  bool cancelled_ = false;
 };
 
 dedupe::dedupe(jsonl_writer& out, bool keep_order, std::size_t max_held)
@@ -65,7 +72,7 @@ void dedupe::flush() {
     const held& h = held_.front();
     const auto& row = rows_.at(h.in->key_text);
     if (!row || (keep_order_ && ran_ < h.ran_before)) break;
-    out_.write(reused_row(*h.in, *row));
+    out_.write(json::value(reused_row(*h.in, *row)));  // moved in, not copied
     ++reused_;
     if (!row_ok(*row)) ++reused_failed_;
     held_.pop_front();

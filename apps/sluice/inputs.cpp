@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <stdio_ext.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -70,16 +71,19 @@ bool is_regular_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/// The input, read by one thread only. Its stdio lock is turned off: a read blocked on an
+/// idle pipe would otherwise hold it, and exit() (which locks every FILE to flush it) would
+/// wait for that read forever after a SIGINT ended the run.
 std::FILE* open_input(const std::string& path) {
-  if (path == "-") return stdin;
-  std::FILE* f = std::fopen(path.c_str(), "re");
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
   if (f == nullptr)
     throw jsonl_error(path, 0, {}, std::string("cannot read the input: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(::fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::fclose(f);
+    if (f != stdin) std::fclose(f);
     throw jsonl_error(path, 0, {}, "cannot read the input: it is a directory");
   }
+  ::__fsetlocking(f, FSETLOCKING_BYCALLER);
   return f;
 }
 
@@ -191,7 +195,8 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
     it.text = std::move(text);
   }
   it.key_text = json::serialize(it.key);
-  it.occurrence = ++seen_[key_hash(it.key_text)];
+  const std::uint64_t h = key_hash(it.key_text);
+  it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
   return it;
 }
 

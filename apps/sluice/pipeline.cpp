@@ -20,12 +20,12 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -139,25 +140,39 @@ class slot_pool {
 };
 
 /// The inputs until the first SIGINT/SIGTERM: then the runner sees the end of its input (a
-/// wait for the next input ends at once) and lets the running tasks finish.
-class until_stopped final : public stream<item_ptr>::impl {
+/// wait for the next input ends at once) and lets the running tasks finish. The signal
+/// handler cancels `stop`, which cancels the inner stream: a next() waiting on it ends.
+class until_stopped final : public stream<item_ptr>::impl,
+                            public std::enable_shared_from_this<until_stopped> {
  public:
-  until_stopped(stream<item_ptr> inner, asio::steady_timer& stop, const bool& stopped)
-      : inner_(std::move(inner)), stop_(stop), stopped_(stopped) {}
+  until_stopped(stream<item_ptr> inner, const bool& stopped)
+      : inner_(std::move(inner)), stopped_(stopped) {}
+
+  static stream<item_ptr> make(stream<item_ptr> inner, asio::steady_timer& stop,
+                               const bool& stopped) {
+    auto u = std::make_shared<until_stopped>(std::move(inner), stopped);
+    stop.async_wait([w = std::weak_ptr<until_stopped>(u)](boost::system::error_code) {
+      if (auto u = w.lock()) u->inner_.cancel();
+    });
+    return stream<item_ptr>(std::move(u));
+  }
 
   asio::awaitable<std::optional<item_ptr>> next() override {
-    using namespace asio::experimental::awaitable_operators;
     if (stopped_) co_return std::nullopt;
-    auto r = co_await (inner_.next() || stop_.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (stopped_ || r.index() == 1) co_return std::nullopt;
-    co_return std::get<0>(std::move(r));
+    try {
+      auto it = co_await inner_.next();
+      if (stopped_) co_return std::nullopt;
+      co_return it;
+    } catch (const boost::system::system_error&) {
+      if (!stopped_) throw;
+    }
+    co_return std::nullopt;
   }
-  void cancel() noexcept override {}
+  void cancel() noexcept override { inner_.cancel(); }
   asio::awaitable<void> close() override { co_await inner_.close(); }
 
  private:
   stream<item_ptr> inner_;
-  asio::steady_timer& stop_;
   const bool& stopped_;
 };
 
@@ -235,12 +250,15 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
   }
 }
 
-void record(run_state& s, const finished_task& t, std::size_t attempts) {
+void record(run_state& s, finished_task& t, std::size_t attempts) {
   if (!t.ok) ++s.failed;
   if (s.out != nullptr) {
-    const json::object row = result_row(t, attempts);
+    // The row lives in a buffer on the stack: no allocation for a row of up to 16 KiB.
+    std::array<unsigned char, 16384> buffer;
+    json::monotonic_resource memory(buffer.data(), buffer.size());
+    const json::value row = result_row(t, attempts, &memory);
     s.out->write(row);
-    if (s.reuse) s.reuse->ran(*t.input, row);
+    if (s.reuse) s.reuse->ran(*t.input, row.get_object());
   } else {
     // Each task's output whole, never mixed with another's.
     if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);
@@ -279,7 +297,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
   // --dedupe: the later inputs of a key wait for its row instead of running.
   if (s.reuse)
     items = s.reuse->first_of_each_key(std::move(items), co_await asio::this_coro::executor);
-  stream<item_ptr> inputs(std::make_shared<until_stopped>(std::move(items), stop, s.stopping));
+  stream<item_ptr> inputs = until_stopped::make(std::move(items), stop, s.stopping);
 
   options o;
   o.max_at_once = c.max_at_once;

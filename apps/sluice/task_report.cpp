@@ -57,9 +57,10 @@ task_report task_report::from_run(command_run run) {
 
 namespace {
 
-/// The columns that say which input a row is for.
-json::object input_columns(const input_item& in) {
-  json::object row;
+/// The columns that say which input a row is for, with room for `more` besides.
+json::object input_columns(const input_item& in, std::size_t more, json::storage_ptr sp = {}) {
+  json::object row(std::move(sp));
+  row.reserve(3 + more);
   row["key"] = in.key;
   row["occurrence"] = in.occurrence;
   if (in.row)
@@ -107,9 +108,10 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
   return t;
 }
 
-json::object result_row(const finished_task& t, std::size_t attempts) {
-  json::object row = input_columns(*t.input);
-  for (const auto& [name, value] : t.columns) row[name] = value;
+json::object result_row(finished_task& t, std::size_t attempts, json::storage_ptr sp) {
+  json::object row = input_columns(*t.input, t.columns.size() + 3, std::move(sp));
+  for (auto& [name, value] : t.columns) row[name] = std::move(value);
+  t.columns.clear();
   row["started_at"] = utc_text(t.started_at);
   row["duration_ms"] =
       std::round(std::chrono::duration<double, std::milli>(t.duration).count() * 1000) / 1000;
@@ -118,7 +120,7 @@ json::object result_row(const finished_task& t, std::size_t attempts) {
 }
 
 json::object reused_row(const input_item& in, const json::object& from) {
-  json::object row = input_columns(in);
+  json::object row = input_columns(in, from.size());
   for (const auto& [name, value] : from)
     if (!row.contains(name)) row[name] = value;
   return row;

@@ -57,8 +57,9 @@ struct task_report {
 finished_task finished(std::shared_ptr<const input_item> in, task_report r);
 
 /// The row written for a task: key, occurrence, input, its kind's columns, started_at,
-/// duration_ms, attempts.
-boost::json::object result_row(const finished_task& t, std::size_t attempts);
+/// duration_ms, attempts, in `sp`'s memory. The columns are moved out of `t`.
+boost::json::object result_row(finished_task& t, std::size_t attempts,
+                               boost::json::storage_ptr sp = {});
 
 /// Whether a results row records a success: "status": "ok" (sluice run) or "ok": true
 /// (sluice http, whose status is the HTTP code).

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -580,6 +581,27 @@ TEST(Cli, SigintLetsTheRunningFinishExits130AndARerunDoesTheRest) {
   for (auto& row : rows_of(d / "r.jsonl")) keys.push_back(str(row["key"]));
   EXPECT_EQ(keys.size(), 12u);
   EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 12u);
+}
+
+TEST(Cli, SigintWhileWaitingForInputEndsTheRun) {
+  // A FIFO whose writer stays open: sluice waits for a third line that never comes.
+  temp_dir d;
+  const auto fifo = d / "in.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int writer = ::open(fifo.c_str(), O_RDWR);
+  ASSERT_GE(writer, 0);
+  const std::string lines = "a\nb\n";
+  ASSERT_EQ(::write(writer, lines.data(), lines.size()), ssize_t(lines.size()));
+  cli_run run(d, {"run", "-o", "r.jsonl", "-i", "in.fifo", "--", "echo"});
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (lines_of(read_file(d / "r.jsonl")).size() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(rows_of(d / "r.jsonl").size(), 2u);
+  const auto t0 = std::chrono::steady_clock::now();
+  run.signal(SIGINT);
+  EXPECT_EQ(run.wait(), 130) << run.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  ::close(writer);
 }
 
 TEST(Cli, ASecondSigintKillsTheRunningTasksAtOnce) {
