@@ -13,13 +13,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -27,6 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 
@@ -66,6 +68,8 @@ class category_impl final : public boost::system::error_category {
         return "not an absolute http or https URL";
       case error::bad_response:
         return "malformed HTTP response";
+      case error::bad_request:
+        return "a CR or LF in the method, the target or a header";
     }
     return "unknown HTTP client error";
   }
@@ -140,6 +144,46 @@ bool is_redirect(unsigned status) {
 }
 
 /// A pooled connection the server closed while it was idle fails like this on first use.
+/// The request as it goes on the wire (HTTP/1.1). Host and User-Agent are ours unless the
+/// caller's headers give them; Content-Length is set for a body, and for POST, PUT and PATCH
+/// (an empty body), unless given. A CR or LF in the method, a header or the target is
+/// error::bad_request: it would let an input add headers of its own.
+std::string request_text(std::string_view method, const target& t, const header_list& headers,
+                         std::string_view body, std::string_view user_agent,
+                         const std::string& url) {
+  auto has = [&](std::string_view name) {
+    return std::any_of(headers.begin(), headers.end(),
+                       [&](const auto& h) { return beast::iequals(h.first, name); });
+  };
+  auto check = [&](std::string_view part) {
+    if (part.find_first_of("\r\n") != std::string_view::npos)
+      throw request_error(error::bad_request, url);
+  };
+  std::size_t size = method.size() + t.path.size() + t.host.size() + user_agent.size() + 64;
+  for (const auto& [name, value] : headers) size += name.size() + value.size() + 4;
+  std::string w;
+  w.reserve(size + body.size());
+  check(method);
+  check(t.path);
+  w.append(method).append(" ").append(t.path).append(" HTTP/1.1\r\n");
+  if (!has("Host")) {
+    w.append("Host: ").append(t.host);
+    if (!t.default_port) w.append(":").append(t.port);
+    w.append("\r\n");
+  }
+  if (!has("User-Agent")) w.append("User-Agent: ").append(user_agent).append("\r\n");
+  for (const auto& [name, value] : headers) {
+    check(name);
+    check(value);
+    w.append(name).append(": ").append(value).append("\r\n");
+  }
+  if ((!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") &&
+      !has("Content-Length") && !has("Transfer-Encoding"))
+    w.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  w.append("\r\n").append(body);
+  return w;
+}
+
 bool is_stale(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
@@ -164,22 +208,30 @@ std::string_view response::header(std::string_view name) const {
 }
 
 struct client::impl {
-  impl(asio::any_io_executor e, client_options o)
-      : ex(std::move(e)), opts(std::move(o)), tls(ssl::context::tls_client) {
+  impl(asio::any_io_executor e, client_options o) : ex(std::move(e)), opts(std::move(o)) {
     if (opts.max_connections_per_host == 0)
       throw std::invalid_argument("http::client: max_connections_per_host must be > 0");
+    if (!opts.ca_file.empty()) tls_context();  // a bad CA file is an error now, not later
+  }
+
+  /// The TLS context, made at the first https connection: loading the system store takes
+  /// tens of milliseconds, which a client of plain http should not pay.
+  ssl::context& tls_context() {
+    if (tls) return *tls;
+    ssl::context c(ssl::context::tls_client);
     if (opts.insecure) {
-      tls.set_verify_mode(ssl::verify_none);
+      c.set_verify_mode(ssl::verify_none);
     } else {
-      tls.set_default_verify_paths();
-      if (!opts.ca_file.empty()) tls.load_verify_file(opts.ca_file);
-      tls.set_verify_mode(ssl::verify_peer);
+      c.set_default_verify_paths();
+      if (!opts.ca_file.empty()) c.load_verify_file(opts.ca_file);
+      c.set_verify_mode(ssl::verify_peer);
     }
+    return tls.emplace(std::move(c));
   }
 
   asio::any_io_executor ex;
   client_options opts;
-  ssl::context tls;
+  std::optional<ssl::context> tls;
   std::map<std::string, std::unique_ptr<host_pool>, std::less<>> pools;
   std::size_t opened = 0;
 
@@ -233,7 +285,8 @@ struct client::impl {
       c->plain = std::move(stream);
       co_return c;
     }
-    c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls);
+    c->secure =
+        std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), tls_context());
     auto& s = *c->secure;
     if (!SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str()))
       throw request_error(
@@ -249,22 +302,23 @@ struct client::impl {
     co_return c;
   }
 
-  /// Sends `req` on `c` and reads the response into `out`. An error before any byte of the
-  /// response arrived is returned as `stale` (the caller may retry on a new connection).
+  /// Sends `wire` (a whole request) on `c` and reads the response into `out`. An error before any
+  /// byte of the response arrived is returned as `stale` (the caller may retry on a new
+  /// connection).
   template <class Stream>
-  asio::awaitable<error_code> exchange(Stream& s, connection& c,
-                                       bhttp::request<bhttp::string_body>& req, const phase& p,
-                                       response& out, bool& stale) {
+  asio::awaitable<error_code> exchange(Stream& s, connection& c, const std::string& wire, bool head,
+                                       const phase& p, response& out, bool& stale) {
     c.tcp().expires_at(p.at);
     const auto t0 = clock::now();
-    auto [wec, wn] = co_await bhttp::async_write(s, req, asio::as_tuple(asio::use_awaitable));
+    auto [wec, wn] =
+        co_await asio::async_write(s, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     if (wec) {
       stale = is_stale(wec);
       co_return wec;
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts.body_limit);
-    parser.skip(req.method() == bhttp::verb::head);  // its Content-Length describes no body
+    parser.skip(head);  // a HEAD response's Content-Length describes no body
     auto [hec, hn] =
         co_await bhttp::async_read_header(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (hec) {
@@ -324,21 +378,8 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
     if (pool.starts) co_await pool.starts->acquire();
     out.timing.queued += clock::now() - q0;
 
-    bhttp::request<bhttp::string_body> req;
-    const auto verb = bhttp::string_to_verb(method);
-    if (verb == bhttp::verb::unknown)
-      req.method_string(method);
-    else
-      req.method(verb);
-    req.target(t.path);
-    req.version(11);
-    req.set(bhttp::field::host, t.default_port ? t.host : t.host + ":" + t.port);
-    req.set(bhttp::field::user_agent, s.opts.user_agent);
-    for (const auto& [name, value] : headers) req.insert(name, value);
-    req.body() = body;
-    if (!body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put ||
-        verb == bhttp::verb::patch)
-      req.prepare_payload();
+    const std::string wire = request_text(method, t, headers, body, s.opts.user_agent, url);
+    const bool head = method == "HEAD";
 
     connection_ptr c = s.take_idle(pool);
     for (int tries = 0;; ++tries) {
@@ -346,8 +387,8 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
       if (!c) c = co_await s.connect(t, total, out.timing);
       const phase p = phase_for(s.opts.request_timeout, error::request_timeout, total);
       bool stale = false;
-      error_code ec = c->secure ? co_await s.exchange(*c->secure, *c, req, p, out, stale)
-                                : co_await s.exchange(*c->plain, *c, req, p, out, stale);
+      error_code ec = c->secure ? co_await s.exchange(*c->secure, *c, wire, head, p, out, stale)
+                                : co_await s.exchange(*c->plain, *c, wire, head, p, out, stale);
       if (!ec) {
         c->idle_since = clock::now();
         c->tcp().expires_never();
@@ -399,7 +440,8 @@ bool retryable_error(const std::exception_ptr& e) noexcept {
   } catch (const system_error& s) {
     const auto ec = s.code();
     if (ec.category() == error_category())
-      return ec != error::bad_url && ec != error::too_many_redirects && ec != error::body_too_large;
+      return ec != error::bad_url && ec != error::bad_request && ec != error::too_many_redirects &&
+             ec != error::body_too_large;
     if (ec.category() == asio::error::get_ssl_category()) return false;  // verification and such
     return true;
   } catch (...) {

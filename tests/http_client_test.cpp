@@ -203,6 +203,36 @@ TEST(HttpClient, FollowsRedirectsUpToTheLimitAndOnlyForGet) {
             http::error::too_many_redirects);
 }
 
+TEST(HttpClient, WritesTheRequestWithTheCallersHeadersAndRefusesCrOrLfInThem) {
+  http_test_server server;
+  with_client({}, [&](http::client& c) -> asio::awaitable<void> {
+    auto r = co_await c.request("GET", server.url("/echo"), {}, {});
+    auto echo = boost::json::parse(r.body).as_object();
+    EXPECT_EQ(echo["host"].as_string(), server.url("").substr(7));  // 127.0.0.1:PORT
+    EXPECT_EQ(echo["user_agent"].as_string(), http::client_options{}.user_agent);
+    // The caller's Host and User-Agent replace the client's own.
+    http::header_list mine{{"Host", "example.test"}, {"User-Agent", "me/1"}};
+    r = co_await c.request("GET", server.url("/echo"), std::move(mine), {});
+    echo = boost::json::parse(r.body).as_object();
+    EXPECT_EQ(echo["host"], "example.test");
+    EXPECT_EQ(echo["user_agent"], "me/1");
+  });
+  // An input with a CR or LF would add headers of its own: the request is not sent.
+  const std::size_t before = server.requests();
+  EXPECT_EQ(error_of({},
+                     [&](http::client& c) -> asio::awaitable<void> {
+                       http::header_list h{{"X-Test", "a\r\nX-Injected: 1"}};
+                       co_await c.request("GET", server.url("/echo"), std::move(h), {});
+                     }),
+            http::error::bad_request);
+  EXPECT_EQ(error_of({},
+                     [&](http::client& c) -> asio::awaitable<void> {
+                       co_await c.request("GET", server.url("/echo?a\nb"), {}, {});
+                     }),
+            http::error::bad_url);  // Boost.URL refuses it first
+  EXPECT_EQ(server.requests(), before);
+}
+
 TEST(HttpClient, RetryAfterInSecondsOrAsAnHttpDate) {
   http_test_server server;
   with_client({}, [&](http::client& c) -> asio::awaitable<void> {

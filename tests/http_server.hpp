@@ -5,7 +5,7 @@
 //
 // Routes (the path decides):
 //   /ok                 200 "ok"
-//   /echo               200 {"method","target","body","x_test"} as JSON
+//   /echo               200 {"method","target","body","x_test","host","user_agent"} as JSON
 //   /json               200 {"a":1} (application/json)
 //   /status/N           status N
 //   /slow/MS            200 after MS milliseconds
@@ -123,7 +123,9 @@ class http_test_server {
         boost::json::object o{{"method", std::string(req.method_string())},
                               {"target", path},
                               {"body", req.body()},
-                              {"x_test", std::string(req["X-Test"])}};
+                              {"x_test", std::string(req["X-Test"])},
+                              {"host", std::string(req["Host"])},
+                              {"user_agent", std::string(req["User-Agent"])}};
         res.set(http::field::content_type, "application/json");
         res.body() = boost::json::serialize(o);
       } else if (path == "/json") {

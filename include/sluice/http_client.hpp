@@ -35,6 +35,7 @@ enum class error {
   too_many_redirects,
   bad_url,       // not an absolute http:// or https:// URL
   bad_response,  // not HTTP/1.x as Beast parses it
+  bad_request,   // a CR or LF in the method, the target or a header (it would add headers)
 };
 const boost::system::error_category& error_category() noexcept;
 boost::system::error_code make_error_code(error e) noexcept;
