@@ -3,6 +3,8 @@
 #
 #   bench/run.sh                 sluice + bare Asio baseline + Python asyncio, REPS=3
 #   bench/run.sh cli             only the CLI against xargs -P and GNU parallel (bench/cli.sh)
+#   bench/run.sh http            only `sluice http` against wrk, xargs -P curl and aiohttp on a
+#                                local nginx (bench/http.sh)
 #   bench/run.sh storage         only the JSON Lines workloads (resume_scan, append) and their
 #                                peers (wc -l, Python json.loads / write+flush / fsync)
 #   PEERS_ALL=1 bench/run.sh     also every peer of ../shared/bench/peers (Go, Rust, Node,
@@ -101,6 +103,7 @@ storage_workloads() {
 
 GROUP=${1:-all}  # all, or storage: only the JSON Lines workloads
 [[ $GROUP == cli ]] && exec bench/cli.sh
+[[ $GROUP == http ]] && exec bench/http.sh
 for rep in $(seq "$REPS"); do
   echo "--- rep $rep" >&2
   [[ $GROUP == storage ]] || runner_workloads
