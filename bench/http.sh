@@ -2,8 +2,9 @@
 # `sluice http` side by side with its peers against one local nginx (scripts/nginx.sh), in
 # one run (docs/benchmarks.md):
 #   get:     20,000 GETs of a 100-byte static file, 64 at a time: sluice http (rows into
-#            -o results.jsonl), wrk -c 64 (the ceiling: it keeps no results), xargs -P 64 curl,
-#            Python aiohttp with a semaphore of 64. Requests per second.
+#            -o results.jsonl), wrk -c 64 (the ceiling: it keeps no results) with one thread
+#            (as sluice's network runs on one) and with two, xargs -P 64 curl, Python aiohttp
+#            with a semaphore of 64. Requests per second.
 #   rate:    the same 20,000 at --max-per-second 2000: the achieved rate from the rows'
 #            started_at, and its error against 2000.
 #   memory:  1,000,000 GETs streamed from a file at -j 64: peak RSS (/usr/bin/time).
@@ -54,23 +55,25 @@ sluice_get() {  # sluice_get [FLAGS...]: the 20,000 GETs into $WORK/r.jsonl, che
 curl_get() { xargs -P 64 -n 1 -a "$WORK/20k.txt" curl -sf -o /dev/null; }
 
 # ---- get: 20,000 GETs, 64 at a time; the tools interleaved, rep by rep ---------------------
-for tool in wrk sluice xargs aiohttp; do : >"$WORK/get-$tool"; done
+tools=(wrk-t1 wrk-t2 sluice xargs aiohttp)
+for tool in "${tools[@]}"; do : >"$WORK/get-$tool"; done
+wrk_get() { wrk -t "$1" -c 64 -d 3s "$BASE/small.txt" | awk '/Requests\/sec/ { printf "%.0f\n", $2 }'; }
 for ((i = 0; i < REPS; i++)); do
-  wrk -t 2 -c 64 -d 3s "$BASE/small.txt" | awk '/Requests\/sec/ { printf "%.0f\n", $2 }' >>"$WORK/get-wrk"
+  wrk_get 1 >>"$WORK/get-wrk-t1"
+  wrk_get 2 >>"$WORK/get-wrk-t2"
   wall sluice_get | per_s 20000 >>"$WORK/get-sluice"
   if ((i < 3)); then
     wall curl_get | per_s 20000 >>"$WORK/get-xargs"
     "$PY" bench/http_aiohttp.py "$WORK/20k.txt" 64 | sed -E 's/.*req_per_s=([0-9]+).*/\1/' >>"$WORK/get-aiohttp"
   fi
 done
-for tool in wrk sluice xargs aiohttp; do
+for tool in "${tools[@]}"; do
   say "workload=get tool=$tool requests=20000 concurrency=64 runs=$(wc -l <"$WORK/get-$tool")" \
     "median_req_per_s=$(median <"$WORK/get-$tool") all=$(paste -sd, "$WORK/get-$tool")"
 done
-w=$(median <"$WORK/get-wrk")
-say "workload=get sluice_over_wrk=$(awk -v a="$(median <"$WORK/get-sluice")" -v b="$w" 'BEGIN { printf "%.3f", a / b }')" \
-  "sluice_over_xargs_curl=$(awk -v a="$(median <"$WORK/get-sluice")" -v b="$(median <"$WORK/get-xargs")" 'BEGIN { printf "%.1f", a / b }')" \
-  "sluice_over_aiohttp=$(awk -v a="$(median <"$WORK/get-sluice")" -v b="$(median <"$WORK/get-aiohttp")" 'BEGIN { printf "%.1f", a / b }')"
+ratio() { awk -v a="$(median <"$WORK/get-sluice")" -v b="$(median <"$WORK/get-$1")" -v f="$2" 'BEGIN { printf f, a / b }'; }
+say "workload=get sluice_over_wrk_t1=$(ratio wrk-t1 %.3f) sluice_over_wrk_t2=$(ratio wrk-t2 %.3f)" \
+  "sluice_over_xargs_curl=$(ratio xargs %.1f) sluice_over_aiohttp=$(ratio aiohttp %.1f)"
 
 # ---- rate: the same at --max-per-second 2000 ----------------------------------------------
 : >"$WORK/rate"
