@@ -114,10 +114,13 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Sends one request and returns the response, whatever its status. Throws request_error
-  /// (a boost::system::system_error): an http::error, or the transport's error, the message
-  /// naming the URL and the phase. A pooled connection the server has closed meanwhile is
-  /// replaced once, transparently. Cancellation closes the connection in use.
+  /// Sends one request and returns the response, whatever its status. Host and User-Agent
+  /// are the client's unless `headers` has them; Content-Length is set for a body. Throws
+  /// request_error (a boost::system::system_error): an http::error, or the transport's error,
+  /// the message naming the URL and the phase; a CR or LF in the method, target or a header
+  /// is error::bad_request, before anything is sent. A pooled connection the server has
+  /// closed meanwhile is replaced once, transparently. Cancellation closes the connection in
+  /// use.
   boost::asio::awaitable<response> request(std::string method, std::string url, header_list headers,
                                            std::string body);
 
@@ -134,8 +137,8 @@ class client {
 [[nodiscard]] bool retryable_status(unsigned status) noexcept;
 
 /// Whether a failure of client::request is worth retrying: transport errors and timeouts;
-/// not a bad URL, too many redirects, a body over the cap, a TLS verification failure or a
-/// cancellation.
+/// not a bad URL or request, too many redirects, a body over the cap, a TLS verification
+/// failure or a cancellation.
 [[nodiscard]] bool retryable_error(const std::exception_ptr& e) noexcept;
 
 /// The wait a response's Retry-After asks for (delta-seconds or an HTTP date, relative to
