@@ -5,32 +5,11 @@
 #            CPU per job from --stats), xargs -P 64 alongside
 #   rate:    500 tasks at --max-per-second 50: achieved rate and most starts in any 1 s
 # REPS (default 5) runs each; medians are printed. Results: bench/results/cli.txt.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-REPS=${REPS:-5}
-OUT=bench/results
-mkdir -p "$OUT"
-scripts/install-deps.sh --bench
-cmake --preset release >/dev/null
-cmake --build --preset release --target sluice_cli >/dev/null
-SLUICE=$PWD/build/release/apps/sluice/sluice
-WORK=$(mktemp -d)
+source "$(dirname "$0")/cli_common.sh" cli.txt
 trap 'rm -rf "$WORK"' EXIT
 seq 2000 >"$WORK/2k.txt"
 seq 100000 >"$WORK/100k.txt"
 seq 500 >"$WORK/500.txt"
-
-wall() {  # wall CMD...: the command's wall time in seconds, its output dropped
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>"$WORK/err"
-  t1=$(date +%s%N)
-  awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-: >"$OUT/cli.txt"
-say() { echo "$*" | tee -a "$OUT/cli.txt"; }
 
 # ---- spawn: 2,000 x /bin/true at -j 2 ----------------------------------------------------
 for tool in sluice xargs parallel; do
@@ -69,7 +48,7 @@ say "workload=fast tool=xargs jobs=100000 j=64 runs=3 median_jobs_per_s=$(median
 # ---- rate: 500 tasks at 50/s ---------------------------------------------------------------
 rm -f "$WORK/rate.jsonl"
 "$SLUICE" run -j 64 -r 50 --no-progress -o "$WORK/rate.jsonl" -i "$WORK/500.txt" -- /bin/true
-python3 - "$WORK/rate.jsonl" <<'PY' | tee -a "$OUT/cli.txt"
+python3 - "$WORK/rate.jsonl" <<'PY' | tee -a "$RESULTS"
 import json, sys, datetime
 t = sorted(datetime.datetime.fromisoformat(json.loads(l)["started_at"].rstrip("Z")).timestamp()
            for l in open(sys.argv[1]))

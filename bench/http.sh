@@ -10,17 +10,8 @@
 #   memory:  1,000,000 GETs streamed from a file at -j 64: peak RSS (/usr/bin/time).
 # REPS (default 5; xargs and aiohttp 3) runs each; medians are printed. Results:
 # bench/results/http.txt.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-REPS=${REPS:-5}
-OUT=bench/results
-mkdir -p "$OUT"
-scripts/install-deps.sh --bench
-cmake --preset release >/dev/null
-cmake --build --preset release --target sluice_cli >/dev/null
-SLUICE=$PWD/build/release/apps/sluice/sluice
+source "$(dirname "$0")/cli_common.sh" http.txt
 PY=/usr/bin/python3  # Debian's, which has python3-aiohttp
-WORK=$(mktemp -d)
 cleanup() {
   scripts/nginx.sh stop "$WORK/nginx" >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -32,18 +23,7 @@ BASE=$(<"$WORK/nginx/url")
 awk -v b="$BASE" 'BEGIN { for (i = 1; i <= 20000; i++) print b "/small.txt?i=" i }' >"$WORK/20k.txt"
 awk -v b="$BASE" 'BEGIN { for (i = 1; i <= 1000000; i++) print b "/small.txt?i=" i }' >"$WORK/1m.txt"
 
-wall() {  # wall CMD...: the command's wall time in seconds, its output dropped
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-  t1=$(date +%s%N)
-  awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 per_s() { awk -v n="$1" '{ printf "%.0f\n", n / $1 }'; }  # wall seconds -> requests/s
-
-: >"$OUT/http.txt"
-say() { echo "$*" | tee -a "$OUT/http.txt"; }
 
 sluice_get() {  # sluice_get [FLAGS...]: the 20,000 GETs into $WORK/r.jsonl, checked
   rm -f "$WORK/r.jsonl"
