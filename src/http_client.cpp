@@ -143,7 +143,6 @@ bool is_redirect(unsigned status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-/// A pooled connection the server closed while it was idle fails like this on first use.
 /// The request as it goes on the wire (HTTP/1.1). Host and User-Agent are ours unless the
 /// caller's headers give them; Content-Length is set for a body, and for POST, PUT and PATCH
 /// (an empty body), unless given. A CR or LF in the method, a header or the target is
@@ -184,6 +183,7 @@ std::string request_text(std::string_view method, const target& t, const header_
   return w;
 }
 
+/// A pooled connection the server closed while it was idle fails like this on first use.
 bool is_stale(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
