@@ -349,12 +349,6 @@ TEST(HttpClientNginx, GetsStaticFilesStatusesAndHead) {
   });
 }
 
-/// nginx's "CONNECTION REQUESTS" answer to /conn, split.
-std::pair<std::string, int> connection_and_count(const std::string& body) {
-  const auto space = body.find(' ');
-  return {body.substr(0, space), std::stoi(body.substr(space + 1))};
-}
-
 TEST(HttpClientNginx, NginxSeesKeepAliveReuse) {
   http::client_options o;
   o.max_connections_per_host = 4;

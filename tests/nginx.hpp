@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace sluice::test {
 
@@ -18,6 +19,13 @@ inline std::string nginx_url(const std::string& path = {}) {
                              "/url: nginx is started by CTest's nginx fixture (run the tests "
                              "through ctest)");
   return base + path;
+}
+
+/// nginx's answer to /conn, "CONNECTION REQUESTS", split: its connection number and how many
+/// requests that connection has carried so far.
+inline std::pair<std::string, int> connection_and_count(const std::string& body) {
+  const auto space = body.find(' ');
+  return {body.substr(0, space), std::stoi(body.substr(space + 1))};
 }
 
 }  // namespace sluice::test

@@ -169,10 +169,8 @@ TEST(HttpCliNginx, MaxPerHostBoundsTheConnectionsNginxSees) {
   EXPECT_EQ(r.code, 0) << r.err;
   std::map<std::string, int> carried;  // nginx's connection number -> requests it carried
   for (auto& row : rows_of(d / "r.jsonl")) {
-    const std::string body = str(row["body"]);
-    const auto space = body.find(' ');
-    int& n = carried[body.substr(0, space)];
-    n = std::max(n, std::stoi(body.substr(space + 1)));
+    auto [conn, count] = connection_and_count(str(row["body"]));
+    carried[conn] = std::max(carried[conn], count);
   }
   EXPECT_LE(carried.size(), 2u);
   int total = 0;
