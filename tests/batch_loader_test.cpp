@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <numeric>
 #include <set>
@@ -267,6 +268,74 @@ TEST(BatchLoader, ACancelledLoadDoesNotCancelTheBatchOthersWaitOn) {
     EXPECT_EQ(other, "v");
     EXPECT_EQ(db.trips.size(), 1u);
   }());
+}
+
+TEST(BatchLoader, LoadsJoinTheirRoundWhenCalledAndMayBeAwaitedAfterItEnds) {
+  store db{{{"a", "1"}, {"b", "2"}, {"c", "3"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto l = make_loader(co_await asio::this_coro::executor, db);
+    auto a = l->load(std::string("a"));
+    auto b = l->load(std::string("b"));
+    co_await sleep(20ms);  // the round of {a, b} is dispatched and ends before anyone awaits
+    EXPECT_EQ(db.trips.size(), 1u);
+    EXPECT_EQ(co_await std::move(b), std::string("2"));
+    EXPECT_EQ(co_await std::move(a), std::string("1"));
+    auto c = l->load(std::string("c"));
+    auto missing = l->load(std::string("missing"));
+    co_await sleep(20ms);
+    EXPECT_THROW((void)co_await std::move(missing), std::out_of_range);
+    EXPECT_THROW((void)co_await std::move(c), std::out_of_range);  // it shared the failed batch
+    EXPECT_EQ(db.trips, (std::vector<std::vector<std::string>>{{"a", "b"}, {"c", "missing"}}));
+  }());
+}
+
+// A value type without a default constructor takes the coroutine path of load.
+struct account {
+  explicit account(int n) : id(n) {}
+  int id;
+};
+
+TEST(BatchLoader, ValuesWithoutADefaultConstructor) {
+  run_virtual([&]() -> asio::awaitable<void> {
+    batch_loader<int, account> l{
+        co_await asio::this_coro::executor,
+        [](std::vector<int> keys) -> asio::awaitable<std::vector<sluice::outcome<account>>> {
+          std::vector<sluice::outcome<account>> out;
+          for (int k : keys)
+            if (k < 0)
+              out.emplace_back(std::make_exception_ptr(std::domain_error("negative")));
+            else
+              out.emplace_back(account(k));
+          co_return out;
+        }};
+    // (Asio's co_spawn, under when_all, needs default-constructible results: unwrap first.)
+    auto id = [](asio::awaitable<account> a) -> asio::awaitable<int> {
+      co_return (co_await std::move(a)).id;
+    };
+    auto [x, y] = co_await sluice::when_all(id(l.load(7)), id(l.load(8)));
+    EXPECT_EQ(x, 7);
+    EXPECT_EQ(y, 8);
+    EXPECT_EQ((co_await l.load(7)).id, 7);  // cached
+    EXPECT_THROW((void)co_await l.load(-1), std::domain_error);
+    EXPECT_EQ(l.batches(), 2u);
+  }());
+}
+
+TEST(BatchLoader, LoadsOutliveTheLoader) {
+  store db{{{"k", "v"}, {"j", "w"}}};
+  std::vector<std::string> got;
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto l = make_loader(ex, db);
+    for (const char* k : {"k", "j", "k"})
+      asio::co_spawn(ex, l->load(std::string(k)),
+                     [&](std::exception_ptr e, std::string v) { got.push_back(e ? "error" : v); });
+    l.reset();  // the round is pending: it still runs, and the loads get their values
+    co_await sleep(10ms);
+  }());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"v", "v", "w"}));
+  EXPECT_EQ(db.trips.size(), 1u);
 }
 
 TEST(BatchLoader, MaxConcurrentBatches) {

@@ -3,6 +3,7 @@
 // as many round trips as its dependency graph is deep, not one per key.
 #pragma once
 
+#include "sluice/detail/node_allocator.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/limiter.hpp"
 #include "sluice/outcome.hpp"
@@ -14,12 +15,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <memory_resource>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -53,12 +54,13 @@ class batch_error : public std::runtime_error {
 /// Coalesces `load(key)` calls into calls of a batch function.
 ///
 /// A round: every load requested while the executor still has ready work joins the pending
-/// batch. The loader dispatches when its dispatcher, re-posted to the back of the executor's
-/// queue, has seen `quiet_passes` consecutive passes in which no new key arrived (default 3:
-/// enough for a continuation that hops through co_spawn and a when_all to issue its loads in
-/// the same round). Keys go into a batch in the order they were first requested; several
-/// loaders dispatch in the order their rounds began. Keys already in flight are shared (one
-/// slot per key per round), always; with `cache`, a key loaded once is served from memory.
+/// batch (a load joins when load() is called, not when it is awaited). The loader dispatches when
+/// its dispatcher, re-posted to the back of the executor's queue, has seen `quiet_passes`
+/// consecutive passes in which no new key arrived (default 3: enough for a continuation that hops
+/// through co_spawn and a when_all to issue its loads in the same round). Keys go into a batch in
+/// the order they were first requested; several loaders dispatch in the order their rounds began.
+/// Keys already in flight are shared (one slot per key per round), always; with `cache`, a key
+/// loaded once is served from memory.
 ///
 /// The batch function gets the keys and returns, in key order, either the values
 /// (std::vector<V>), or per-key outcomes (std::vector<outcome<V>>: a failed one fails only its
@@ -87,32 +89,54 @@ class batch_loader {
   /// batch. Suspends until that batch completes; rethrows the key's error. Cancelling it only
   /// drops this caller (operation_aborted); the batch goes on for the others.
   [[nodiscard]] boost::asio::awaitable<V> load(K key) {
-    // Entries live in the loader's pool: keep it alive while this load holds one. (Declared
-    // first, so destroyed after the entry's reference.)
-    auto keep = s_;
-    auto slot = keep->enter(std::move(key));
-    if (slot.cached) co_return std::move(*slot.cached);
-    entry& e = *slot.shared;
-    if (!e.result) co_await e.waiters.wait(0, nullptr, boost::asio::use_awaitable);
-    co_return e.result->value();  // a copy per caller; rethrows the key's error
+    // The key joins its round now, at the call: loads made before a co_await batch together.
+    entry_ref e;
+    if (const V* cached = s_->enter(std::move(key), e)) return ready(*cached);
+    if constexpr (std::is_default_constructible_v<V>) {
+      // The awaiting coroutine is resumed by the batch with the value itself: no coroutine
+      // frame of load's own between them.
+      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                         void(std::exception_ptr, V)>(
+          [](auto handler, entry_ref e) {
+            if (e->result) {  // its batch ended between the call and the co_await
+              auto ex = boost::asio::get_associated_executor(handler);
+              boost::asio::post(ex, [h = std::move(handler), d = deliver{std::move(e)}]() mutable {
+                std::move(d)(std::move(h), nullptr);
+              });
+              return;
+            }
+            auto& waiters = e->waiters;
+            waiters.template wait<void(std::exception_ptr, V)>(0, nullptr, std::move(handler),
+                                                               detail::cancel_mode::complete,
+                                                               deliver{std::move(e)});
+          },
+          boost::asio::use_awaitable, std::move(e));
+    } else {
+      return wait_for(std::move(e));
+    }
   }
 
   /// The values for `keys`, in order; every key joins the same round.
   [[nodiscard]] boost::asio::awaitable<std::vector<V>> load_many(std::vector<K> keys) {
-    auto keep = s_;  // entries live in the loader's pool: keep it while this load waits
-    std::vector<typename state::slot> slots;
-    slots.reserve(keys.size());
-    for (auto& k : keys) slots.push_back(keep->enter(std::move(k)));
+    // A cached value is copied at once (a later clear() must not change it); the other keys
+    // wait on their entries.
+    struct slot {
+      std::optional<V> cached;
+      entry_ref shared;
+    };
+    std::vector<slot> slots(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (const V* cached = s_->enter(std::move(keys[i]), slots[i].shared))
+        slots[i].cached.emplace(*cached);
     std::vector<V> out;
     out.reserve(slots.size());
-    for (auto& slot : slots) {
-      if (slot.cached) {
-        out.push_back(std::move(*slot.cached));
+    for (auto& [cached, e] : slots) {
+      if (cached) {
+        out.push_back(std::move(*cached));
         continue;
       }
-      entry& e = *slot.shared;
-      if (!e.result) co_await e.waiters.wait(0, nullptr, boost::asio::use_awaitable);
-      out.push_back(e.result->value());
+      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+      out.push_back(e->result->value());
     }
     co_return out;
   }
@@ -180,6 +204,8 @@ class batch_loader {
     }
   }
 
+  struct entry_pool;
+
   // One key of one round, shared by every load of it. Counted by entry_ref, not shared_ptr:
   // a loader lives on one thread, so the count needs no atomics.
   struct entry {
@@ -187,19 +213,52 @@ class batch_loader {
     std::optional<outcome<V>> result;
     detail::wait_queue<char> waiters;
     std::size_t refs = 0;
-    std::pmr::memory_resource* pool;
-    entry(K k, std::pmr::memory_resource* p) : key(std::move(k)), pool(p) {}
+    entry_pool* pool;
+    entry* next_free = nullptr;
+    entry(K k, entry_pool* p) : key(std::move(k)), pool(p) {}
+  };
+
+  // Recycles entries: a round of a thousand loads allocates nothing once the loader has seen
+  // one. It outlives the loader while a load still holds an entry (a load resumed after the
+  // loader is gone), so it counts its users: the loader and every live entry.
+  struct entry_pool {
+    static constexpr std::size_t max_free = 4096;
+    entry* free = nullptr;
+    std::size_t free_count = 0;
+    std::size_t users = 1;  // the loader
+
+    entry* make(K key) {
+      ++users;
+      if (!free) return new entry(std::move(key), this);
+      entry* e = std::exchange(free, free->next_free);
+      --free_count;
+      return ::new (static_cast<void*>(e)) entry(std::move(key), this);
+    }
+    BOOST_NOINLINE void recycle(entry* e) {  // (out of line: entry_ref stays tiny)
+      e->~entry();
+      if (free_count < max_free) {
+        e->next_free = free;  // (the storage of a destroyed entry: only this link is used)
+        free = e;
+        ++free_count;
+      } else {
+        ::operator delete(static_cast<void*>(e), sizeof(entry));
+      }
+      release();
+    }
+    void release() {
+      if (--users > 0) return;
+      while (free) {
+        entry* e = std::exchange(free, free->next_free);
+        ::operator delete(static_cast<void*>(e), sizeof(entry));
+      }
+      delete this;
+    }
   };
 
   class entry_ref {
    public:
     entry_ref() = default;
-    static entry_ref make(K key, std::pmr::memory_resource* pool) {
-      std::pmr::polymorphic_allocator<entry> alloc(pool);
-      entry* e = alloc.allocate(1);
-      ::new (static_cast<void*>(e)) entry(std::move(key), pool);
-      return entry_ref(e);
-    }
+    explicit entry_ref(entry* e) noexcept : p_(e) { ++p_->refs; }
     entry_ref(const entry_ref& o) noexcept : p_(o.p_) {
       if (p_) ++p_->refs;
     }
@@ -209,18 +268,36 @@ class batch_loader {
       return *this;
     }
     ~entry_ref() {
-      if (p_ && --p_->refs == 0) {
-        std::pmr::polymorphic_allocator<entry> alloc(p_->pool);
-        p_->~entry();
-        alloc.deallocate(p_, 1);
-      }
+      if (p_ && --p_->refs == 0) p_->pool->recycle(p_);
     }
     entry& operator*() const noexcept { return *p_; }
     entry* operator->() const noexcept { return p_; }
+    entry* get() const noexcept { return p_; }
 
    private:
-    explicit entry_ref(entry* e) noexcept : p_(e) { ++p_->refs; }
     entry* p_ = nullptr;
+  };
+
+  static boost::asio::awaitable<V> ready(V value) { co_return value; }
+
+  // A load of a V that is not default-constructible (no placeholder to complete with).
+  static boost::asio::awaitable<V> wait_for(entry_ref e) {
+    if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+    co_return e->result->value();  // a copy per caller; rethrows the key's error
+  }
+
+  // Completes a load's wait: the key's value (a copy per caller), or its error, or the
+  // error of the wait itself (cancellation).
+  struct deliver {
+    entry_ref e;
+    template <class Handler>
+    void operator()(Handler&& h, std::exception_ptr error) {
+      if (!error) error = e->result->error();
+      if (error)
+        std::move(h)(std::move(error), V{});
+      else
+        std::move(h)(nullptr, V(e->result->value()));
+    }
   };
 
   struct state : std::enable_shared_from_this<state> {
@@ -230,31 +307,23 @@ class batch_loader {
       if (opts.max_per_second > 0) batch_rate.emplace(ex, opts.max_per_second, opts.burst);
     }
 
-    // A load's synchronous outcome: the cached value, or the entry to wait on.
-    struct slot {
-      std::optional<V> cached;
-      entry_ref shared;
-    };
-
-    // The synchronous half of a load: cache, in-flight share, or a new pending key.
-    slot enter(K key) {
-      slot s;
+    // The synchronous half of a load: the cached value (returned; valid until the cache
+    // changes), or the entry to wait on (set in `out`): the one in flight for the key, or a
+    // new one in the pending round.
+    const V* enter(K key, entry_ref& out) {
       if (opts.cache) {
         auto c = cache.find(key);
-        if (c != cache.end()) {
-          s.cached.emplace(c->second);
-          return s;
-        }
+        if (c != cache.end()) return &c->second;
       }
-      auto [it, fresh] = in_flight.try_emplace(key);  // one probe: share or claim the slot
+      auto [it, fresh] = in_flight.try_emplace(key);  // one probe: share or claim the entry
       if (fresh) {
-        it->second = entry_ref::make(std::move(key), &pool);
+        it->second = entry_ref(pool->make(std::move(key)));
         pending.push_back(it->second);
         ++arrivals;
         schedule();
       }
-      s.shared = it->second;
-      return s;
+      out = it->second;
+      return nullptr;
     }
 
     void schedule() {
@@ -279,16 +348,30 @@ class batch_loader {
     }
 
     void dispatch() {
-      std::vector<entry_ref> round = std::move(pending);
-      pending.clear();
+      std::vector<entry_ref> round;
+      round.swap(pending);
+      pending.reserve(round.size());  // the next round is likely as large
       const std::size_t chunk = opts.max_batch_size ? opts.max_batch_size : round.size();
+      if (chunk >= round.size()) {
+        boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(round)),
+                              boost::asio::detached);
+        return;
+      }
       for (std::size_t i = 0; i < round.size(); i += chunk) {
         std::vector<entry_ref> part(
-            round.begin() + std::ptrdiff_t(i),
-            round.begin() + std::ptrdiff_t(std::min(round.size(), i + chunk)));
+            std::make_move_iterator(round.begin() + std::ptrdiff_t(i)),
+            std::make_move_iterator(round.begin() +
+                                    std::ptrdiff_t(std::min(round.size(), i + chunk))));
         boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(part)),
                               boost::asio::detached);
       }
+    }
+
+    // Records a key's outcome: it leaves flight, and a value enters the cache. (A key's entry
+    // is the one in flight until its batch ends: loads of the key meanwhile share it.)
+    void settle(entry& e) {
+      in_flight.erase(e.key);
+      if (opts.cache && e.result->has_value()) cache.try_emplace(e.key, e.result->value());
     }
 
     static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
@@ -318,18 +401,12 @@ class batch_loader {
           e.result.emplace(failure);
         else
           e.result.emplace(std::move(results[i]));
-        // A key's in-flight entry is this one until its batch (this one) ends: loads of the
-        // key meanwhile share it, and clear() only touches the cache.
-        self->in_flight.erase(e.key);
-        if (self->opts.cache && e.result->has_value())
-          self->cache.try_emplace(e.key, e.result->value());
+        self->settle(e);
       }
       // Every result is in place before anyone resumes (a load_many waiting on several keys
       // of this batch then resumes once). Waiters resume right here, one level deep, not
       // through a post each; they may go on to their next load. `part` keeps entries alive.
       for (auto& e : part) e->waiters.complete_all_inline();
-      // The entries go back to the pool now, while `self` keeps it: the order in which a
-      // coroutine's parameters are destroyed is not one to rely on.
       part.clear();
     }
 
@@ -338,11 +415,23 @@ class batch_loader {
     batch_options opts;
     std::optional<limiter> batch_limit;
     std::optional<rate_limiter> batch_rate;
-    // Entries, in-flight and cache map nodes come from this pool: a load costs no malloc in
-    // steady state. Declared before the containers that use it, so destroyed after them.
-    std::pmr::unsynchronized_pool_resource pool;
-    std::pmr::unordered_map<K, V, Hash, Eq> cache{&pool};
-    std::pmr::unordered_map<K, entry_ref, Hash, Eq> in_flight{&pool};
+    // The loader's share of the entry pool, released after the cells and the pending round
+    // (declared before them) have dropped their entries.
+    struct pool_share {
+      entry_pool* p = new entry_pool;
+      pool_share() = default;
+      pool_share(const pool_share&) = delete;
+      pool_share& operator=(const pool_share&) = delete;
+      ~pool_share() { p->release(); }
+      entry_pool* operator->() const noexcept { return p; }
+    } pool;
+    // The keys in flight: a round's worth, probed on every load (open addressing: no node
+    // per key). The cache can grow to millions of keys: node-based, it rehashes without moving
+    // them, keys that arrive in order stay together in memory, and its nodes come from a pool.
+    boost::unordered_flat_map<K, entry_ref, Hash, Eq> in_flight;
+    detail::node_pools cache_nodes;
+    std::unordered_map<K, V, Hash, Eq, detail::node_allocator<std::pair<const K, V>>> cache{
+        0, Hash{}, Eq{}, detail::node_allocator<std::pair<const K, V>>(&cache_nodes)};
     std::vector<entry_ref> pending;
     bool scheduled = false;
     unsigned quiet = 0;

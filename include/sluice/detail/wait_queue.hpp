@@ -108,20 +108,33 @@ class wait_queue {
     while (head_) complete_front(error);
   }
 
+  /// What a waiter's completion does by default: hands the error (or null) to the handler.
+  struct pass_error {
+    template <class Handler>
+    void operator()(Handler&& h, std::exception_ptr error) {
+      std::move(h)(std::move(error));
+    }
+  };
+
   /// Suspends the calling operation (completion signature void(std::exception_ptr)) as a
   /// new waiter at the back. `owner` is told when a waiter is cancelled; the waiter is then
   /// already out of the queue and completes with operation_aborted.
-  template <class CompletionToken>
+  ///
+  /// With a `finish`, the operation has the completion signature `Signature`: when the waiter
+  /// completes, `finish(handler, error)` is called instead of `handler(error)` and calls the
+  /// handler with what it has to deliver (a value the waiter was waiting for, say).
+  template <class Signature = void(std::exception_ptr), class CompletionToken,
+            class Finish = pass_error>
   auto wait(Data data, wait_owner<Data>* owner, CompletionToken&& token,
-            cancel_mode mode = cancel_mode::complete) {
-    return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-        [this, owner, mode](auto handler, Data data) {
+            cancel_mode mode = cancel_mode::complete, Finish finish = {}) {
+    return boost::asio::async_initiate<CompletionToken, Signature>(
+        [this, owner, mode](auto handler, Data data, Finish finish) {
           using handler_type = decltype(handler);
-          using op = operation<handler_type>;
+          using op = operation<handler_type, Finish>;
           auto op_alloc = node_allocator<op>(handler);
           using op_alloc_t = decltype(op_alloc);
           op* o = std::allocator_traits<op_alloc_t>::allocate(op_alloc, 1);
-          ::new (static_cast<void*>(o)) op(std::move(handler));
+          ::new (static_cast<void*>(o)) op(std::move(handler), std::move(finish));
           o->data = std::move(data);
           o->complete_fn = &op::do_complete;
           push_back(o);
@@ -131,7 +144,7 @@ class wait_queue {
           }
           if (owner) owner->on_queued();
         },
-        token, std::move(data));
+        token, std::move(data), std::move(finish));
   }
 
  private:
@@ -157,10 +170,11 @@ class wait_queue {
     return typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<Op>(alloc);
   }
 
-  template <class Handler>
+  template <class Handler, class Finish>
   struct operation : node {
-    explicit operation(Handler&& h) : handler(std::move(h)) {}
+    operation(Handler&& h, Finish&& f) : handler(std::move(h)), finish(std::move(f)) {}
     Handler handler;
+    [[no_unique_address]] Finish finish;
 
     static void do_complete(node* base, std::exception_ptr error, bool from_cancel,
                             bool inline_ok) {
@@ -170,17 +184,18 @@ class wait_queue {
       // handler); the canceller disarms itself instead. Otherwise clear it before the node goes.
       if (self->cancel_handler && !from_cancel) slot.clear();
       Handler h(std::move(self->handler));
+      Finish f(std::move(self->finish));
       auto op_alloc = node_allocator<operation>(h);
       self->~operation();
       std::allocator_traits<decltype(op_alloc)>::deallocate(op_alloc, self, 1);
       auto ex = boost::asio::get_associated_executor(h);
       if (inline_ok && runs_here(ex)) {
         // What dispatch would do, without wrapping the handler in a type-erased function.
-        std::move(h)(std::move(error));
+        std::move(f)(std::move(h), std::move(error));
         return;
       }
-      auto resume = [h = std::move(h), error = std::move(error)]() mutable {
-        std::move(h)(std::move(error));
+      auto resume = [h = std::move(h), f = std::move(f), error = std::move(error)]() mutable {
+        std::move(f)(std::move(h), std::move(error));
       };
       if (inline_ok)
         boost::asio::dispatch(ex, std::move(resume));

@@ -1,0 +1,77 @@
+// An allocator for the nodes of a node-based container that lives on one thread: blocks of
+// one size come from a Boost.Pool free list instead of malloc, so a map that grows to millions
+// of entries costs a pointer pop per node. Anything larger (bucket arrays) or more aligned
+// than a pointer (Boost.Pool aligns blocks to 8 bytes) goes to the heap.
+#pragma once
+
+#include <boost/pool/pool.hpp>
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+namespace sluice::detail {
+
+/// The pools behind node_allocator: one per small block size, made at first use. Not
+/// thread-safe; owned by the container's owner and outliving the container.
+class node_pools {
+ public:
+  static constexpr std::size_t max_block = 128;
+
+  node_pools() = default;
+  node_pools(const node_pools&) = delete;
+  node_pools& operator=(const node_pools&) = delete;
+
+  /// The pool for blocks of `bytes` (<= max_block), or null when every slot has another size.
+  boost::pool<>* for_size(std::size_t bytes) {
+    for (auto& slot : slots_) {
+      if (!slot) slot.emplace(bytes);
+      if (slot->get_requested_size() == bytes) return &*slot;
+    }
+    return nullptr;
+  }
+
+ private:
+  // A node-based map asks for its node type; a few slots cover what it rebinds to.
+  std::array<std::optional<boost::pool<>>, 4> slots_;
+};
+
+template <class T>
+class node_allocator {
+ public:
+  using value_type = T;
+
+  explicit node_allocator(node_pools* pools) noexcept : pools_(pools) {}
+  template <class U>
+  node_allocator(const node_allocator<U>& o) noexcept : pools_(o.pools()) {}
+
+  T* allocate(std::size_t n) {
+    if (n == 1 && sizeof(T) <= node_pools::max_block && alignof(T) <= alignof(void*))
+      if (auto* pool = pools_->for_size(sizeof(T))) {
+        if (void* p = pool->malloc()) return static_cast<T*>(p);
+        throw std::bad_alloc();
+      }
+    return std::allocator<T>().allocate(n);
+  }
+
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n == 1 && sizeof(T) <= node_pools::max_block && alignof(T) <= alignof(void*))
+      if (auto* pool = pools_->for_size(sizeof(T))) {
+        pool->free(p);
+        return;
+      }
+    std::allocator<T>().deallocate(p, n);
+  }
+
+  [[nodiscard]] node_pools* pools() const noexcept { return pools_; }
+  template <class U>
+  bool operator==(const node_allocator<U>& o) const noexcept {
+    return pools_ == o.pools();
+  }
+
+ private:
+  node_pools* pools_;
+};
+
+}  // namespace sluice::detail
