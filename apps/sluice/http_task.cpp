@@ -38,14 +38,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// The body as JSON when the response says it is JSON and it parses, else as text.
-json::value body_value(const http::response& r) {
+/// The body as JSON when the response says it is JSON and it parses, else as text; in `sp`.
+json::value body_value(const http::response& r, const json::storage_ptr& sp) {
   if (r.header("Content-Type").find("json") != std::string_view::npos) {
     boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec);
+    json::value v = json::parse(r.body, ec, sp);
     if (!ec) return v;
   }
-  return json::string(r.body);
+  return json::string(r.body, sp);
 }
 
 }  // namespace
@@ -163,18 +163,19 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   t.duration = std::chrono::steady_clock::now() - t0;
 
   json::object& row = t.columns;
+  row.reserve(6);
   t.ok = r && ok_status(r->status);
   row["ok"] = t.ok;
   row["status"] = r ? json::value(r->status) : json::value(nullptr);
   if (r) {
     if (!h_.keep_headers.empty()) {
-      json::object kept;
+      json::object kept(row.storage());
       for (const auto& name : h_.keep_headers)
         if (auto it = r->headers.find(name); it != r->headers.end())
           kept[name] = std::string_view(it->value().data(), it->value().size());
       row["headers"] = std::move(kept);
     }
-    row["body"] = body_value(*r);
+    row["body"] = body_value(*r, row.storage());
     row["url"] = r->url;
     t.received = r->body.size();
     t.exitval = t.ok ? 0 : static_cast<int>(r->status);

@@ -253,10 +253,8 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
 void record(run_state& s, finished_task& t, std::size_t attempts) {
   if (!t.ok) ++s.failed;
   if (s.out != nullptr) {
-    // The row lives in a buffer on the stack: no allocation for a row of up to 16 KiB.
-    std::array<unsigned char, 16384> buffer;
-    json::monotonic_resource memory(buffer.data(), buffer.size());
-    const json::value row = result_row(t, attempts, &memory);
+    // The row is built where its columns are (the task's arena): they move in.
+    const json::value row = result_row(t, attempts, t.columns.storage());
     s.out->write(row);
     if (s.reuse) s.reuse->ran(*t.input, row.get_object());
   } else {

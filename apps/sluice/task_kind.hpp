@@ -6,7 +6,9 @@
 #include "inputs.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -18,13 +20,20 @@
 
 namespace sluice::cli {
 
+/// The memory of one task's row: an arena, shared by the columns a task kind fills in and
+/// the row the pipeline builds around them, so that moving the columns into the row moves
+/// pointers, and a row costs two allocations instead of one per value.
+inline boost::json::storage_ptr new_row_storage() {
+  return boost::json::make_shared_resource<boost::json::monotonic_resource>();
+}
+
 /// How one attempt of a task ended.
 struct finished_task {
   std::shared_ptr<const input_item> input;
   bool ok = true;
   /// The row's columns after key, occurrence and input (the pipeline adds started_at,
-  /// duration_ms and attempts after them).
-  boost::json::object columns;
+  /// duration_ms and attempts after them), in the row's storage.
+  boost::json::object columns{new_row_storage()};
   /// Printed when there is no results file (stdout and stderr, each whole).
   std::string out, err;
   /// The last attempt's start and run time (in the row and the job log).
