@@ -1,6 +1,5 @@
 #include "task_report.hpp"
 
-#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -80,15 +79,27 @@ bool row_ok(const json::object& row) {
 
 std::string utc_text(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
-  // Calendar arithmetic and a compiled format: a row's timestamp costs ~100 ns, not ~1 us.
+  // Calendar arithmetic and digits put in place: a row's timestamp costs a few dozen
+  // instructions (a padded fmt format cost ~2,000, a noticeable part of an HTTP row).
   const auto ms = floor<milliseconds>(t);
   const auto day = floor<days>(ms);
   const year_month_day date(day);
   const hh_mm_ss time(ms - day);
-  return fmt::format(FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z"),
-                     static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                     static_cast<unsigned>(date.day()), time.hours().count(),
-                     time.minutes().count(), time.seconds().count(), time.subseconds().count());
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](std::size_t at, long value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10)
+      out[at + std::size_t(i)] = char('0' + value % 10);
+  };
+  // (The system clock's nanoseconds span the years 1677 to 2262: four digits.)
+  const int year = static_cast<int>(date.year());
+  put(0, year, 4);
+  put(5, static_cast<unsigned>(date.month()), 2);
+  put(8, static_cast<unsigned>(date.day()), 2);
+  put(11, time.hours().count(), 2);
+  put(14, time.minutes().count(), 2);
+  put(17, time.seconds().count(), 2);
+  put(20, time.subseconds().count(), 3);
+  return out;
 }
 
 finished_task finished(std::shared_ptr<const input_item> in, task_report r) {

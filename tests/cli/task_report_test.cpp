@@ -21,6 +21,8 @@ TEST(TaskReport, UtcTextIsIso8601WithMilliseconds) {
   EXPECT_EQ(utc_text(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(utc_text(sys_days(1969y / December / 31) + 23h + 59min + 59s + 500ms),
             "1969-12-31T23:59:59.500Z");  // before the epoch: floored, not truncated
+  EXPECT_EQ(utc_text(sys_days(1700y / March / 1) + 10h + 7min + 5s + 42ms),
+            "1700-03-01T10:07:05.042Z");
 }
 
 TEST(TaskReport, ResultRowHasTheInputTheColumnsAndTheTiming) {
