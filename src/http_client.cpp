@@ -101,6 +101,39 @@ target parse_target(std::string_view text) {
   return t;
 }
 
+/// parse_target for a run of URLs that share their scheme and authority (thousands of paths
+/// on one API): the part before the path is parsed once, and only the path and query of the
+/// next URLs are (Boost.URL's origin-form rule: the same grammar as a URI's path and query).
+class target_parser {
+ public:
+  target parse(std::string_view text) {
+    const auto slashes = text.find("://");
+    const auto path_at =
+        slashes == std::string_view::npos ? slashes : text.find_first_of("/?#", slashes + 3);
+    if (path_at != std::string_view::npos && text[path_at] == '/' &&
+        text.find('#', path_at) == std::string_view::npos && !prefix_.empty() &&
+        text.substr(0, path_at) == prefix_) {
+      const auto rest = text.substr(path_at);
+      if (!boost::urls::parse_origin_form(rest))
+        throw request_error(error::bad_url, std::string(text));
+      target t = last_;
+      t.path = rest;
+      return t;
+    }
+    target t = parse_target(text);
+    prefix_.clear();
+    if (path_at != std::string_view::npos && text[path_at] == '/') {
+      prefix_ = text.substr(0, path_at);
+      last_ = t;
+    }
+    return t;
+  }
+
+ private:
+  std::string prefix_;  // "https://host:port" of the last URL with a path
+  target last_;
+};
+
 /// One connection: a TCP stream, with TLS on top for https.
 struct connection {
   std::unique_ptr<beast::tcp_stream> plain;
@@ -232,6 +265,7 @@ struct client::impl {
   asio::any_io_executor ex;
   client_options opts;
   std::optional<ssl::context> tls;
+  target_parser targets;
   std::map<std::string, std::unique_ptr<host_pool>, std::less<>> pools;
   std::size_t opened = 0;
 
@@ -318,17 +352,23 @@ struct client::impl {
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts.body_limit);
-    parser.skip(head);  // a HEAD response's Content-Length describes no body
-    auto [hec, hn] =
-        co_await bhttp::async_read_header(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (hec) {
-      stale = is_stale(hec) && hn == 0;
-      co_return hec;
+    parser.skip(head);   // a HEAD response's Content-Length describes no body
+    parser.eager(true);  // each read parses all it got: a small response takes one read
+    std::size_t received = 0;
+    bool header_seen = false;
+    while (!parser.is_done()) {
+      auto [rec, rn] =
+          co_await bhttp::async_read_some(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+      received += rn;
+      if (rec) {
+        stale = !header_seen && received == 0 && is_stale(rec);
+        co_return rec;
+      }
+      if (!header_seen && parser.is_header_done()) {
+        header_seen = true;
+        out.timing.first_byte = clock::now() - t0;
+      }
     }
-    out.timing.first_byte = clock::now() - t0;
-    auto [bec, bn] =
-        co_await bhttp::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (bec) co_return bec;
     auto msg = parser.release();
     out.status = msg.result_int();
     out.body = std::move(msg.body());
@@ -358,7 +398,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
       s.opts.total_timeout.count() > 0 ? start + s.opts.total_timeout : clock::time_point::max();
   response out;
   for (;;) {
-    const target t = parse_target(url);
+    const target t = s.targets.parse(url);
     host_pool& pool = s.pool_for(t.origin);
 
     // A connection slot of the host, within the total deadline.

@@ -233,6 +233,28 @@ TEST(HttpClient, WritesTheRequestWithTheCallersHeadersAndRefusesCrOrLfInThem) {
   EXPECT_EQ(server.requests(), before);
 }
 
+// The client parses a known scheme and authority once; the paths after it are still checked.
+TEST(HttpClient, PathsOnAKnownOriginAreStillValidated) {
+  http_test_server server;
+  std::vector<std::string> targets;
+  std::vector<http::error> errors;
+  with_client({}, [&](http::client& c) -> asio::awaitable<void> {
+    for (std::string path : {"/echo?i=1", "/echo?a\nb", "/echo?i=2#part", "/a b", "/echo/%zz",
+                             "/echo?i=3", "?i=4", ""}) {
+      try {
+        auto r = co_await c.request("GET", server.url(path), {}, {});
+        targets.push_back(r.body == "ok"
+                              ? "ok"
+                              : std::string(boost::json::parse(r.body).at("target").as_string()));
+      } catch (const http::request_error& e) {
+        errors.push_back(static_cast<http::error>(e.code().value()));
+      }
+    }
+  });
+  EXPECT_EQ(targets, (std::vector<std::string>{"/echo?i=1", "/echo?i=2", "/echo?i=3", "ok", "ok"}));
+  EXPECT_EQ(errors, (std::vector<http::error>(3, http::error::bad_url)));
+}
+
 TEST(HttpClient, RetryAfterInSecondsOrAsAnHttpDate) {
   http_test_server server;
   with_client({}, [&](http::client& c) -> asio::awaitable<void> {

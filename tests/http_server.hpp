@@ -5,7 +5,7 @@
 //
 // Routes (the path decides):
 //   /ok                 200 "ok"
-//   /echo               200 {"method","target","body","x_test","host","user_agent"} as JSON
+//   /echo[?query]       200 {"method","target","body","x_test","host","user_agent"} as JSON
 //   /json               200 {"a":1} (application/json)
 //   /status/N           status N
 //   /slow/MS            200 after MS milliseconds
@@ -119,7 +119,7 @@ class http_test_server {
       auto arg = [&](std::string_view prefix) {
         return std::string_view(path).substr(prefix.size());
       };
-      if (path == "/echo") {
+      if (path == "/echo" || path.starts_with("/echo?")) {
         boost::json::object o{{"method", std::string(req.method_string())},
                               {"target", path},
                               {"body", req.body()},
