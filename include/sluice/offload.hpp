@@ -189,14 +189,18 @@ class thread_generator final : public stream<T>::impl,
         }
         if (finished_) {
           if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+          // A producer that stopped because the stream was cancelled did not reach the end.
+          if (!ended_) throw boost::system::system_error(boost::asio::error::operation_aborted);
           co_return std::nullopt;
         }
+        if (stopped_) throw boost::system::system_error(boost::asio::error::operation_aborted);
       }
-      co_await wait_for_producer();
+      co_await wait_for_producer(false);
     }
   }
 
-  // A next() waiting for the producer ends with operation_aborted (unless it ended).
+  // A next() waiting for the producer, and every next() after, ends with operation_aborted
+  // (unless the source had ended, or the items it gave before are still buffered).
   void cancel() noexcept override {
     waiter w;
     {
@@ -216,24 +220,25 @@ class thread_generator final : public stream<T>::impl,
         std::lock_guard lock(m_);
         if (finished_) co_return;
       }
-      co_await wait_for_producer();
+      co_await wait_for_producer(true);
     }
   }
 
  private:
   using waiter = std::function<void()>;
 
-  // Suspends until the producer adds an item or ends (or the wait is cancelled).
-  boost::asio::awaitable<void> wait_for_producer() {
+  // Suspends until the producer adds an item or ends, or (unless `until_finished`, for
+  // close()) the stream is cancelled.
+  boost::asio::awaitable<void> wait_for_producer(bool until_finished) {
     co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
                                          void(std::exception_ptr)>(
-        [this](auto handler) {
+        [this, until_finished](auto handler) {
           using H = decltype(handler);
           auto h = std::make_shared<std::optional<H>>(std::move(handler));
           auto ex = boost::asio::prefer(boost::asio::get_associated_executor(**h),
                                         boost::asio::execution::outstanding_work.tracked);
           std::unique_lock lock(m_);
-          if (!buffer_.empty() || finished_ || stopped_) {
+          if (!buffer_.empty() || finished_ || (stopped_ && !until_finished)) {
             lock.unlock();
             boost::asio::post(ex, [h] { std::move (**h)(nullptr); });
             return;
@@ -255,9 +260,6 @@ class thread_generator final : public stream<T>::impl,
                 });
         },
         boost::asio::use_awaitable);
-    std::lock_guard lock(m_);
-    if (stopped_ && buffer_.empty() && !finished_)
-      throw boost::system::system_error(boost::asio::error::operation_aborted);
   }
 
   // On a pool thread: pulls from the source until it ends, fails or the stream stops.
@@ -276,7 +278,10 @@ class thread_generator final : public stream<T>::impl,
         waiter w;
         {
           std::lock_guard lock(m_);
-          if (!v) break;
+          if (!v) {
+            ended_ = true;
+            break;
+          }
           buffer_.push_back(std::move(*v));
           w = std::exchange(waiter_, nullptr);
         }
@@ -288,6 +293,7 @@ class thread_generator final : public stream<T>::impl,
     waiter w;
     {
       std::lock_guard lock(m_);
+      if (error) ended_ = true;
       finished_ = true;
       error_ = error;
       w = std::exchange(waiter_, nullptr);
@@ -304,6 +310,7 @@ class thread_generator final : public stream<T>::impl,
   std::deque<T> buffer_;
   bool stopped_ = false;
   bool finished_ = false;
+  bool ended_ = false;  // the source ended (or failed): not stopped early
   std::exception_ptr error_;
   waiter waiter_;
 };
