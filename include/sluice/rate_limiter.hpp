@@ -23,6 +23,8 @@ class rate_limit {
  public:
   /// Suspends until n starts conform, FIFO; see basic_rate_limiter::acquire.
   [[nodiscard]] virtual boost::asio::awaitable<void> acquire(std::uint32_t n = 1) = 0;
+  /// Starts n now if they conform and nobody waits; false leaves the limit as it was.
+  [[nodiscard]] virtual bool try_acquire(std::uint32_t n = 1) = 0;
   virtual ~rate_limit() = default;
 };
 
@@ -65,7 +67,7 @@ class basic_rate_limiter final : public rate_limit {
   }
 
   /// Starts n now if they conform and nobody waits.
-  [[nodiscard]] bool try_acquire(std::uint32_t n = 1) {
+  [[nodiscard]] bool try_acquire(std::uint32_t n = 1) override {
     return impl_->waiters_.empty() && impl_->gcra_.try_commit(impl_->now(), n);
   }
 

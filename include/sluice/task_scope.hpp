@@ -444,7 +444,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         held_limits held;
         bool started = false;
         try {
-          if (limits_.any()) co_await limits_.acquire(held, progress_);
+          if (limits_.any() && !limits_.try_acquire(held))
+            co_await limits_.acquire(held, progress_);
           record(progress_, progress::event::started);
           started = true;
           if (attempts_) {

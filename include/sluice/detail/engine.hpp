@@ -378,7 +378,8 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         wake_gate();  // pass the wake-up on while places remain
         ++heading_for_pull_;
         held_limits held;
-        if (limits_.any()) co_await limits_.acquire(held, opts_.progress);
+        if (limits_.any() && !limits_.try_acquire(held))
+          co_await limits_.acquire(held, opts_.progress);
         if (stopping_) break;
         std::optional<typename Source::holder> item;
         if constexpr (Source::is_async)

@@ -45,11 +45,24 @@ class run_limits {
 
   [[nodiscard]] bool any() const noexcept { return slots_ || shared_ || rate_ || shared_rate_; }
 
+  /// Takes what is free now, in acquire()'s order, without suspending: true when every limit
+  /// is held (the common case of a run that is not at its limits costs no coroutine); else
+  /// acquire() waits for the rest. (With both a run and a shared rate limiter, the rates are
+  /// left to acquire(), which takes them together.)
+  bool try_acquire(held_limits& held) {
+    if (slots_ && !held.slot && !(held.slot = slots_->try_acquire())) return false;
+    if (shared_ && !held.shared && !(held.shared = shared_->try_acquire())) return false;
+    if (rate_ && shared_rate_) return false;
+    if (rate_) return rate_->try_acquire();
+    if (shared_rate_) return shared_rate_->try_acquire();
+    return true;
+  }
+
   /// Waits for every limit, in a fixed order (places before rates, so that a start taken
-  /// from a rate limiter is used at once).
+  /// from a rate limiter is used at once). Permits already in `held` are kept.
   boost::asio::awaitable<void> acquire(held_limits& held, progress* p) {
-    if (slots_) held.slot = co_await slots_->acquire();
-    if (shared_) held.shared = co_await shared_->acquire();
+    if (slots_ && !held.slot) held.slot = co_await slots_->acquire();
+    if (shared_ && !held.shared) held.shared = co_await shared_->acquire();
     if (rate_ || shared_rate_) {
       record(p, progress::event::rate_wait);
       struct done_waiting {
