@@ -148,7 +148,6 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   request_parts req = expand(*in, slot);
   finished_task t;
   t.input = std::move(in);
-  t.command = h_.method + " " + req.url;
   t.started_at = std::chrono::system_clock::now();
   const auto t0 = std::chrono::steady_clock::now();
   std::optional<http::response> r;
@@ -165,6 +164,8 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   json::object& row = t.columns;
   row.reserve(6);
   t.ok = r && ok_status(r->status);
+  // The command line of the job log and of messages: not made for a row that needs neither.
+  if (!t.ok || !c_.joblog.empty() || c_.output.empty()) t.command = h_.method + " " + req.url;
   row["ok"] = t.ok;
   row["status"] = r ? json::value(r->status) : json::value(nullptr);
   if (r) {
