@@ -25,7 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
@@ -253,10 +253,9 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
 void record(run_state& s, finished_task& t, std::size_t attempts) {
   if (!t.ok) ++s.failed;
   if (s.out != nullptr) {
-    // The row is built where its columns are (the task's arena): they move in.
-    const json::value row = result_row(t, attempts, t.columns.storage());
-    s.out->write(row);
-    if (s.reuse) s.reuse->ran(*t.input, row.get_object());
+    const std::string line = result_line(t, attempts);
+    s.out->write_line(line);
+    if (s.reuse) s.reuse->ran(*t.input, json::parse(line).as_object());
   } else {
     // Each task's output whole, never mixed with another's.
     if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);

@@ -56,10 +56,9 @@ struct task_report {
 /// and duration, and the job log's fields.
 finished_task finished(std::shared_ptr<const input_item> in, task_report r);
 
-/// The row written for a task: key, occurrence, input, its kind's columns, started_at,
-/// duration_ms, attempts, in `sp`'s memory. The columns are moved out of `t`.
-boost::json::object result_row(finished_task& t, std::size_t attempts,
-                               boost::json::storage_ptr sp = {});
+/// The row written for a task, as one line of JSON (no '\n'): key, occurrence, input, its
+/// kind's columns, started_at, duration_ms, attempts.
+std::string result_line(const finished_task& t, std::size_t attempts);
 
 /// Whether a results row records a success: "status": "ok" (sluice run) or "ok": true
 /// (sluice http, whose status is the HTTP code).

@@ -25,7 +25,7 @@ TEST(TaskReport, UtcTextIsIso8601WithMilliseconds) {
             "1700-03-01T10:07:05.042Z");
 }
 
-TEST(TaskReport, ResultRowHasTheInputTheColumnsAndTheTiming) {
+TEST(TaskReport, ResultLineHasTheInputTheColumnsAndTheTiming) {
   auto in = std::make_shared<input_item>();
   in->key = json::string("a");
   in->key_text = json::serialize(in->key);
@@ -37,12 +37,29 @@ TEST(TaskReport, ResultRowHasTheInputTheColumnsAndTheTiming) {
   t.columns["body"] = "x";
   t.started_at = sys_days(2026y / November / 21);
   t.duration = 1500us;
-  json::monotonic_resource memory;
-  const json::object row = result_row(t, 3, &memory);
-  EXPECT_EQ(json::serialize(row),
+  EXPECT_EQ(result_line(t, 3),
             R"({"key":"a","occurrence":2,"input":"a","ok":true,"body":"x",)"
             R"("started_at":"2026-11-21T00:00:00.000Z","duration_ms":1.5E0,"attempts":3})");
-  EXPECT_TRUE(t.columns.empty());  // moved into the row
+  // A JSON Lines input row, a number key, escapes in the input and the columns: the line is
+  // what serializing the same row as an object gives.
+  json::object input{{"id", 7}, {"q", "a \"b\"\n\u00e9"}};
+  in->row = input;
+  in->text = json::serialize(input);
+  in->key = 7;
+  in->key_text = json::serialize(in->key);
+  t.columns["body"] = json::object{{"nested", json::array{1, 2.5, nullptr}}};
+  t.columns["tab\tname"] = "\x01";
+  t.duration = 0ns;
+  const json::object row{{"key", 7},
+                         {"occurrence", 2},
+                         {"input", input},
+                         {"ok", true},
+                         {"body", t.columns["body"]},
+                         {"tab\tname", "\x01"},
+                         {"started_at", "2026-11-21T00:00:00.000Z"},
+                         {"duration_ms", 0.0},
+                         {"attempts", 1}};
+  EXPECT_EQ(result_line(t, 1), json::serialize(row));
 }
 
 }  // namespace
