@@ -447,8 +447,9 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
     slot.release();
 
     const bool may_follow = method == "GET" || method == "HEAD" || s.opts.redirect_any_method;
+    if (!is_redirect(out.status) || !may_follow) break;
     const auto location = out.header("Location");
-    if (!is_redirect(out.status) || location.empty() || !may_follow) break;
+    if (location.empty()) break;
     if (out.redirects == s.opts.max_redirects) throw request_error(error::too_many_redirects, url);
     auto base = boost::urls::parse_uri(url);
     auto ref = boost::urls::parse_uri_reference(location);
