@@ -54,6 +54,12 @@ done
 ratio() { awk -v a="$(median <"$WORK/get-sluice")" -v b="$(median <"$WORK/get-$1")" -v f="$2" 'BEGIN { printf f, a / b }'; }
 say "workload=get sluice_over_wrk_t1=$(ratio wrk-t1 %.3f) sluice_over_wrk_t2=$(ratio wrk-t2 %.3f)" \
   "sluice_over_xargs_curl=$(ratio xargs %.1f) sluice_over_aiohttp=$(ratio aiohttp %.1f)"
+# The same ratios rep by rep (sluice and wrk run back to back in a rep, so a rep where the
+# machine slowed down slows both), and their medians.
+per_rep() { paste -d' ' "$WORK/get-sluice" "$WORK/get-$1" | awk '{ printf "%.3f\n", $1 / $2 }'; }
+say "workload=get per_rep_sluice_over_wrk_t1=$(per_rep wrk-t1 | paste -sd, -)" \
+  "median=$(per_rep wrk-t1 | median) per_rep_sluice_over_wrk_t2=$(per_rep wrk-t2 | paste -sd, -)" \
+  "median=$(per_rep wrk-t2 | median)"
 
 # ---- rate: the same at --max-per-second 2000 ----------------------------------------------
 : >"$WORK/rate"
