@@ -241,8 +241,9 @@ std::string_view response::header(std::string_view name) const {
   return {it->value().data(), it->value().size()};
 }
 
-struct client::impl {
-  impl(asio::any_io_executor e, client_options o) : ex(std::move(e)), opts(std::move(o)) {
+struct client::impl : std::enable_shared_from_this<client::impl> {
+  impl(asio::any_io_executor e, client_options o)
+      : ex(std::move(e)), opts(std::move(o)), watchdog(ex) {
     if (opts.max_connections_per_host == 0)
       throw std::invalid_argument("http::client: max_connections_per_host must be > 0");
     if (!opts.ca_file.empty()) tls_context();  // a bad CA file is an error now, not later
@@ -267,6 +268,65 @@ struct client::impl {
   client_options opts;
   std::optional<ssl::context> tls;
   target_parser targets;
+
+  // Request timeouts. Beast's tcp_stream arms and cancels a timer for every read and write;
+  // here one watchdog serves every exchange in flight. It ticks while exchanges run, every
+  // tenth of the shortest time left to one of them (1 ms to 100 ms), and closes the socket of
+  // an exchange past its deadline, which then fails with its phase's timeout.
+  struct watched_exchange {
+    clock::time_point deadline;
+    connection* c;
+    bool expired = false;
+    std::size_t at = 0;  // its place in `watched`
+  };
+  std::vector<watched_exchange*> watched;
+  asio::steady_timer watchdog;
+  clock::time_point watchdog_at = clock::time_point::max();  // its armed expiry, if armed
+
+  /// Watches `w` (unwatch() before it goes).
+  void watch(watched_exchange& w) {
+    if (w.deadline == clock::time_point::max()) return;
+    w.at = watched.size();
+    watched.push_back(&w);
+    arm_watchdog(clock::now());
+  }
+  void unwatch(watched_exchange& w) {
+    if (w.deadline == clock::time_point::max() || watched.empty() || watched[w.at] != &w) return;
+    watched[w.at] = watched.back();
+    watched[w.at]->at = w.at;
+    watched.pop_back();
+    if (watched.empty() && watchdog_at != clock::time_point::max()) {
+      watchdog_at = clock::time_point::max();
+      watchdog.cancel();  // nothing left to time: no wait keeps the client (or a run) alive
+    }
+  }
+  void arm_watchdog(clock::time_point now) {
+    auto next = clock::time_point::max();
+    for (const auto* w : watched) {
+      const auto tick = std::clamp<clock::duration>(
+          (w->deadline - now) / 10, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+      next = std::min(next, std::min(w->deadline, now + tick));
+    }
+    if (next >= watchdog_at) return;  // armed early enough (or nothing to watch)
+    watchdog_at = next;
+    watchdog.expires_at(next);  // (a wait armed for later ends with operation_aborted)
+    watchdog.async_wait([self = shared_from_this(), next](error_code ec) {
+      if (ec || self->watchdog_at != next) return;  // re-armed meanwhile
+      self->watchdog_at = clock::time_point::max();
+      self->check_deadlines();
+    });
+  }
+  void check_deadlines() {
+    const auto now = clock::now();
+    for (auto* w : watched)
+      if (!w->expired && w->deadline <= now) {
+        w->expired = true;
+        error_code ignored;
+        w->c->tcp().socket().close(ignored);  // its read or write ends now
+      }
+    arm_watchdog(now);
+  }
+
   std::map<std::string, std::unique_ptr<host_pool>, std::less<>> pools;
   std::size_t opened = 0;
 
@@ -317,6 +377,7 @@ struct client::impl {
     const auto t1 = clock::now();
     time.connect = t1 - t0;
     if (!t.tls) {
+      stream->expires_never();  // from now on the watchdog times each exchange
       c->plain = std::move(stream);
       co_return c;
     }
@@ -333,6 +394,7 @@ struct client::impl {
     auto [hec] =
         co_await s.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
     if (hec) fail(hec, hp, t.origin + ": TLS handshake");
+    beast::get_lowest_layer(s).expires_never();  // from now on the watchdog times exchanges
     time.tls = clock::now() - t1;
     co_return c;
   }
@@ -343,13 +405,26 @@ struct client::impl {
   template <class Stream>
   asio::awaitable<error_code> exchange(Stream& s, connection& c, const std::string& wire, bool head,
                                        const phase& p, response& out, bool& stale) {
-    c.tcp().expires_at(p.at);
+    watched_exchange w{p.at, &c};
+    watch(w);
+    struct unwatch_at_exit {
+      impl& s;
+      watched_exchange& w;
+      ~unwatch_at_exit() { s.unwatch(w); }
+    } guard{*this, w};
+    // Past its deadline, an exchange is a timeout; a response that was complete all the same
+    // is kept, and its connection (closed by the watchdog) is not reused.
+    auto outcome = [&](error_code ec) {
+      if (!w.expired) return ec;
+      stale = false;
+      return ec ? error_code(beast::error::timeout) : error_code(asio::error::eof);
+    };
     const auto t0 = clock::now();
     auto [wec, wn] =
         co_await asio::async_write(s, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     if (wec) {
       stale = is_stale(wec);
-      co_return wec;
+      co_return outcome(wec);
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts.body_limit);
@@ -363,7 +438,7 @@ struct client::impl {
       received += rn;
       if (rec) {
         stale = !header_seen && received == 0 && is_stale(rec);
-        co_return rec;
+        co_return outcome(rec);
       }
       if (!header_seen && parser.is_header_done()) {
         header_seen = true;
@@ -374,7 +449,7 @@ struct client::impl {
     out.status = msg.result_int();
     out.body = std::move(msg.body());
     out.headers = std::move(msg.base());
-    co_return msg.keep_alive() ? error_code() : error_code(asio::error::eof);
+    co_return outcome(msg.keep_alive() ? error_code() : error_code(asio::error::eof));
   }
 };
 
@@ -432,7 +507,6 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
                                 : co_await s.exchange(*c->plain, *c, wire, head, p, out, stale);
       if (!ec) {
         c->idle_since = clock::now();
-        c->tcp().expires_never();
         pool.idle.push_back(std::move(c));
         break;
       }
