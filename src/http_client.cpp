@@ -288,7 +288,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     if (w.deadline == clock::time_point::max()) return;
     w.at = watched.size();
     watched.push_back(&w);
-    arm_watchdog(clock::now());
+    arm_watchdog(wake_for(w, clock::now()));
   }
   void unwatch(watched_exchange& w) {
     if (w.deadline == clock::time_point::max() || watched.empty() || watched[w.at] != &w) return;
@@ -300,14 +300,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       watchdog.cancel();  // nothing left to time: no wait keeps the client (or a run) alive
     }
   }
-  void arm_watchdog(clock::time_point now) {
-    auto next = clock::time_point::max();
-    for (const auto* w : watched) {
-      const auto tick = std::clamp<clock::duration>(
-          (w->deadline - now) / 10, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
-      next = std::min(next, std::min(w->deadline, now + tick));
-    }
-    if (next >= watchdog_at) return;  // armed early enough (or nothing to watch)
+  // When the watchdog should look at `w` next: at its deadline, or a tenth of the way there.
+  static clock::time_point wake_for(const watched_exchange& w, clock::time_point now) {
+    const auto tick = std::clamp<clock::duration>(
+        (w.deadline - now) / 10, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+    return std::min(w.deadline, now + tick);
+  }
+  void arm_watchdog(clock::time_point next) {
+    if (next >= watchdog_at) return;  // armed early enough
     watchdog_at = next;
     watchdog.expires_at(next);  // (a wait armed for later ends with operation_aborted)
     watchdog.async_wait([self = shared_from_this(), next](error_code ec) {
@@ -318,13 +318,18 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   }
   void check_deadlines() {
     const auto now = clock::now();
-    for (auto* w : watched)
-      if (!w->expired && w->deadline <= now) {
+    auto next = clock::time_point::max();
+    for (auto* w : watched) {
+      if (w->expired) continue;
+      if (w->deadline <= now) {
         w->expired = true;
         error_code ignored;
         w->c->tcp().socket().close(ignored);  // its read or write ends now
+      } else {
+        next = std::min(next, wake_for(*w, now));
       }
-    arm_watchdog(now);
+    }
+    arm_watchdog(next);
   }
 
   std::map<std::string, std::unique_ptr<host_pool>, std::less<>> pools;
