@@ -139,7 +139,8 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
     while (!sr.done()) line.append(sr.read(chunk, sizeof chunk));
   };
   line.append(R"({"key":)").append(in.key_text);
-  line.append(R"(,"occurrence":)").append(fmt::format_int(in.occurrence).str());
+  const fmt::format_int occurrence(in.occurrence), tries(attempts);
+  line.append(R"(,"occurrence":)").append(occurrence.data(), occurrence.size());
   line.append(R"(,"input":)");
   if (in.row) {
     line.append(in.text);  // the row, serialized already
@@ -160,7 +161,7 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
       std::round(std::chrono::duration<double, std::milli>(t.duration).count() * 1000) / 1000;
   sr.reset(&ms);
   put();
-  line.append(R"(,"attempts":)").append(fmt::format_int(attempts).str()).push_back('}');
+  line.append(R"(,"attempts":)").append(tries.data(), tries.size()).push_back('}');
   return line;
 }
 

@@ -228,11 +228,23 @@ class batch_loader {
     std::size_t users = 1;  // the loader
 
     entry* make(K key) {
-      ++users;
-      if (!free) return new entry(std::move(key), this);
-      entry* e = std::exchange(free, free->next_free);
-      --free_count;
-      return ::new (static_cast<void*>(e)) entry(std::move(key), this);
+      entry* e = nullptr;
+      if (!free) {
+        e = new entry(std::move(key), this);
+      } else {
+        e = std::exchange(free, free->next_free);
+        --free_count;
+        try {
+          ::new (static_cast<void*>(e)) entry(std::move(key), this);
+        } catch (...) {  // (a throwing key copy) the storage goes back on the list
+          e->next_free = free;
+          free = e;
+          ++free_count;
+          throw;
+        }
+      }
+      ++users;  // counted once it exists
+      return e;
     }
     BOOST_NOINLINE void recycle(entry* e) {  // (out of line: entry_ref stays tiny)
       e->~entry();
