@@ -20,9 +20,8 @@
 
 namespace sluice::cli {
 
-/// The memory of one task's row: an arena, shared by the columns a task kind fills in and
-/// the row the pipeline builds around them, so that moving the columns into the row moves
-/// pointers, and a row costs two allocations instead of one per value.
+/// The memory of one task's columns: an arena, so that they cost two allocations (the arena
+/// and its first block) instead of one per value, and nothing to free value by value.
 inline boost::json::storage_ptr new_row_storage() {
   return boost::json::make_shared_resource<boost::json::monotonic_resource>();
 }
@@ -32,7 +31,7 @@ struct finished_task {
   std::shared_ptr<const input_item> input;
   bool ok = true;
   /// The row's columns after key, occurrence and input (the pipeline adds started_at,
-  /// duration_ms and attempts after them), in the row's storage.
+  /// duration_ms and attempts after them), in an arena of their own.
   boost::json::object columns{new_row_storage()};
   /// Printed when there is no results file (stdout and stderr, each whole).
   std::string out, err;
