@@ -291,7 +291,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     arm_watchdog(wake_for(w, clock::now()));
   }
   void unwatch(watched_exchange& w) {
-    if (w.deadline == clock::time_point::max() || watched.empty() || watched[w.at] != &w) return;
+    if (w.deadline == clock::time_point::max()) return;  // (never watched)
     watched[w.at] = watched.back();
     watched[w.at]->at = w.at;
     watched.pop_back();
@@ -419,7 +419,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     } guard{*this, w};
     // Past its deadline, an exchange is a timeout; a response that was complete all the same
     // is kept, and its connection (closed by the watchdog) is not reused.
-    auto outcome = [&](error_code ec) {
+    auto timed = [&](error_code ec) {
       if (!w.expired) return ec;
       stale = false;
       return ec ? error_code(beast::error::timeout) : error_code(asio::error::eof);
@@ -429,7 +429,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         co_await asio::async_write(s, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     if (wec) {
       stale = is_stale(wec);
-      co_return outcome(wec);
+      co_return timed(wec);
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(opts.body_limit);
@@ -443,7 +443,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       received += rn;
       if (rec) {
         stale = !header_seen && received == 0 && is_stale(rec);
-        co_return outcome(rec);
+        co_return timed(rec);
       }
       if (!header_seen && parser.is_header_done()) {
         header_seen = true;
@@ -454,7 +454,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     out.status = msg.result_int();
     out.body = std::move(msg.body());
     out.headers = std::move(msg.base());
-    co_return outcome(msg.keep_alive() ? error_code() : error_code(asio::error::eof));
+    co_return timed(msg.keep_alive() ? error_code() : error_code(asio::error::eof));
   }
 };
 

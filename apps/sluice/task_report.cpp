@@ -58,8 +58,8 @@ task_report task_report::from_run(command_run run) {
 namespace {
 
 /// The columns that say which input a row is for, with room for `more` besides.
-json::object input_columns(const input_item& in, std::size_t more, json::storage_ptr sp = {}) {
-  json::object row(std::move(sp));
+json::object input_columns(const input_item& in, std::size_t more) {
+  json::object row;
   row.reserve(3 + more);
   row["key"] = in.key;
   row["occurrence"] = in.occurrence;
