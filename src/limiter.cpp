@@ -5,8 +5,8 @@
 
 namespace sluice {
 
-void permit::release() noexcept {
-  if (owner_) std::exchange(owner_, nullptr)->release(std::exchange(count_, 0));
+void permit::give_back() noexcept {
+  std::exchange(owner_, nullptr)->release(std::exchange(count_, 0));
 }
 
 limiter::limiter(std::size_t capacity) : capacity_(capacity) {

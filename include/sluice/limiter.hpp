@@ -32,13 +32,16 @@ class [[nodiscard]] permit {
   ~permit() { release(); }
 
   /// Gives the permits back now (waiters are served in order). Idempotent.
-  void release() noexcept;
+  void release() noexcept {
+    if (owner_) give_back();
+  }
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
   explicit operator bool() const noexcept { return owner_ != nullptr; }
 
  private:
   friend class limiter;
   permit(limiter* owner, std::size_t count) : owner_(owner), count_(count) {}
+  void give_back() noexcept;
   limiter* owner_ = nullptr;
   std::size_t count_ = 0;
 };

@@ -56,7 +56,14 @@ class progress {
     rate_wait,
     rate_done
   };
-  void record(event e) noexcept {
+  // (Inlined, so that a run's fixed events fold into a store or two.)
+  [[gnu::always_inline]] void record(event e) noexcept {
+    count(e);
+    if (on_change) on_change(*this);
+  }
+
+ private:
+  [[gnu::always_inline]] void count(event e) noexcept {
     switch (e) {
       case event::pulled:
         bump(pulled_, 1);
@@ -91,10 +98,7 @@ class progress {
         bump(waiting_, -1);
         break;
     }
-    if (on_change) on_change(*this);
   }
-
- private:
   static void bump(std::atomic<std::size_t>& c, int by) noexcept {
     c.store(c.load(std::memory_order_relaxed) + static_cast<std::size_t>(by),
             std::memory_order_relaxed);
@@ -104,7 +108,7 @@ class progress {
 };
 
 /// Records `e` if the run has a progress object.
-inline void record(progress* p, progress::event e) noexcept {
+[[gnu::always_inline]] inline void record(progress* p, progress::event e) noexcept {
   if (p) p->record(e);
 }
 

@@ -338,7 +338,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
     engine& e;
     held_limits& held;
     bool stopping() const noexcept { return e.stopping_; }
-    void release() noexcept { held = {}; }
+    void release() noexcept { held.release(); }
     boost::asio::awaitable<void> reacquire() { co_await e.limits_.acquire(held, e.opts_.progress); }
   };
 

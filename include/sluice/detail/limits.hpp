@@ -20,6 +20,10 @@ namespace sluice::detail {
 struct held_limits {
   permit slot;
   permit shared;
+  void release() noexcept {
+    slot.release();
+    shared.release();
+  }
 };
 
 /// With retry, a task that backs off gives its max_at_once place up: run slots bound the

@@ -1,0 +1,84 @@
+// A per-thread cache of freed small blocks in front of operator new, for objects made and
+// destroyed in steady rotation, many alive at once: a scope's job states (up to max_at_once
+// and a batch more). Asio's recycling allocator keeps two blocks per thread, which serves a
+// coroutine frame at a time but not a window of jobs.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <new>
+#include <utility>
+
+namespace sluice::detail {
+
+class block_cache {
+ public:
+  static constexpr std::size_t granule = 64;      // sizes are rounded up to a multiple of this
+  static constexpr std::size_t classes = 8;       // so blocks up to 512 bytes are cached
+  static constexpr std::size_t max_cached = 512;  // blocks kept per size class and thread
+
+  /// `bytes` from this thread's cache, else from operator new.
+  static void* allocate(std::size_t bytes) {
+    const std::size_t c = size_class(bytes);
+    if (c < classes) {
+      lists& l = local();
+      if (free_block* b = l.head[c]) {
+        l.head[c] = b->next;
+        --l.count[c];
+        return b;
+      }
+      return ::operator new((c + 1) * granule);
+    }
+    return ::operator new(bytes);
+  }
+
+  /// Gives back a block of `bytes` from allocate(), on any thread: it joins this thread's
+  /// cache unless that is full.
+  static void deallocate(void* p, std::size_t bytes) noexcept {
+    const std::size_t c = size_class(bytes);
+    if (c < classes) {
+      lists& l = local();
+      if (l.count[c] < max_cached) {
+        l.head[c] = ::new (p) free_block{l.head[c]};
+        ++l.count[c];
+        return;
+      }
+    }
+    ::operator delete(p);
+  }
+
+ private:
+  struct free_block {
+    free_block* next;
+  };
+  // The thread's free lists. Trivially destructible, so still usable while other
+  // thread_locals are destroyed: `drain` empties them into operator delete when the thread
+  // ends, and from then on blocks go straight back to the heap.
+  struct lists {
+    std::array<free_block*, classes> head;
+    std::array<std::size_t, classes> count;
+  };
+  struct drain {
+    lists& l;
+    ~drain() {
+      for (std::size_t c = 0; c < classes; ++c) {
+        while (free_block* b = l.head[c]) {
+          l.head[c] = b->next;
+          ::operator delete(b);
+        }
+        l.count[c] = max_cached;
+      }
+    }
+  };
+
+  static std::size_t size_class(std::size_t bytes) noexcept {
+    return bytes == 0 ? 0 : (bytes - 1) / granule;
+  }
+  static lists& local() noexcept {
+    thread_local lists l{};
+    thread_local drain d{l};
+    return d.l;
+  }
+};
+
+}  // namespace sluice::detail
