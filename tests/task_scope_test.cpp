@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -70,6 +71,39 @@ TEST(TaskScope, SubmitWaitsAtCapacity) {
                                                      10ms, 20ms, 20ms, 20ms, 30ms};
   EXPECT_EQ(submitted, expected);
   EXPECT_EQ(vnow(), 40ms);
+}
+
+TEST(TaskScope, ProducersSharingAFullScopeAllGetThroughWithinCapacity) {
+  // Three producers of jobs that end at once or after a while: the places freed while ready
+  // jobs wait for a worker go to the waiting producers together, never beyond capacity.
+  int submitted = 0, finished = 0, producing_jobs = 0, most_held = 0;
+  run_virtual(in_scope({.max_at_once = 4}, [&](scope& s) -> asio::awaitable<void> {
+    auto job = [&finished](int i) -> asio::awaitable<void> {
+      if (i % 3 == 0) co_await sleep(1ms);
+      ++finished;
+    };
+    auto produce = [&](int base) -> asio::awaitable<void> {
+      for (int i = 0; i < 30; ++i) {
+        co_await s.submit(job, base + i);
+        ++submitted;
+        // Places held: the jobs not finished and the producers that are jobs themselves.
+        most_held = std::max(most_held, submitted - finished + producing_jobs);
+      }
+    };
+    auto producer_job = [&](int base) -> asio::awaitable<void> {
+      ++producing_jobs;
+      co_await produce(base);
+      --producing_jobs;
+    };
+    auto a = s.spawn(producer_job, 0);
+    auto b = s.spawn(producer_job, 100);
+    co_await produce(200);
+    co_await a.result();
+    co_await b.result();
+  }));
+  EXPECT_EQ(submitted, 90);
+  EXPECT_EQ(finished, 90);
+  EXPECT_EQ(most_held, 4);
 }
 
 TEST(TaskScope, JobsSubmitMoreJobs) {

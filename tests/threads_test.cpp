@@ -1,5 +1,6 @@
 // Runners on real threads: several io_contexts each on its own thread, and one run on a
 // multi-threaded io_context through a strand. Run under ThreadSanitizer by the tsan preset.
+#include <sluice/detail/block_cache.hpp>
 #include <sluice/sluice.hpp>
 
 #include <gtest/gtest.h>
@@ -68,6 +69,52 @@ TEST(ThreadsRunners, RunOnAStrandOfAMultiThreadedContext) {
   ASSERT_EQ(out.size(), 300u);
   for (int i = 0; i < 300; ++i) EXPECT_EQ(out[i], i);
   EXPECT_LE(peak.load(), 8);
+}
+
+TEST(ThreadsRunners, TaskScopeOnAStrandOfAMultiThreadedContext) {
+  // Jobs and their handles move between the context's threads, one at a time (the strand).
+  asio::io_context ctx(2);
+  auto strand = asio::make_strand(ctx);
+  long sum = -1;
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        sum = co_await sluice::with_scope({.max_at_once = 8},
+                                          [](sluice::task_scope& s) -> asio::awaitable<long> {
+                                            std::vector<sluice::job<int>> handles;
+                                            for (int i = 0; i < 400; ++i)
+                                              handles.push_back(co_await s.submit(tick, i));
+                                            long total = 0;
+                                            for (auto& h : handles) total += co_await h.result();
+                                            co_return total;
+                                          });
+      },
+      asio::detached);
+  std::thread other([&] { ctx.run(); });
+  ctx.run();
+  other.join();
+  EXPECT_EQ(sum, 399L * 400 / 2);
+}
+
+TEST(ThreadsBlockCache, BlocksFreedOnAnotherThreadJoinThatThreadsCache) {
+  using sluice::detail::block_cache;
+  std::vector<void*> made;
+  for (int i = 0; i < 100; ++i) made.push_back(block_cache::allocate(100));
+  std::vector<void*> reused;
+  std::thread other([&] {
+    for (void* p : made) block_cache::deallocate(p, 100);
+    // Same size class (65..128 bytes): served from this thread's cache, last freed first.
+    for (int i = 0; i < 100; ++i) reused.push_back(block_cache::allocate(128));
+    for (void* p : reused) block_cache::deallocate(p, 128);
+  });  // the thread's cache goes back to the heap when it ends
+  other.join();
+  EXPECT_EQ(std::vector<void*>(made.rbegin(), made.rend()), reused);
+  // Another size class never shares blocks with this one.
+  void* small = block_cache::allocate(64);
+  block_cache::deallocate(small, 64);
+  void* larger = block_cache::allocate(128);
+  EXPECT_NE(larger, small);
+  block_cache::deallocate(larger, 128);
 }
 
 TEST(ThreadsInThreadPool, LimiterSharedByCoroutinesOnAStrand) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sluice/detail/attempts.hpp"
+#include "sluice/detail/block_cache.hpp"
 #include "sluice/detail/engine.hpp"
 #include "sluice/detail/failure_policy.hpp"
 #include "sluice/detail/limits.hpp"
@@ -20,9 +21,10 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+#include <boost/smart_ptr/intrusive_ref_counter.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -54,11 +56,16 @@ class scope_closed : public std::runtime_error {
 
 namespace detail {
 
-/// A job as the scope sees it, whatever its result type.
-struct job_base {
+/// A job as the scope sees it, whatever its result type. Counted without atomics (a scope and
+/// its handles live on one thread or strand); its memory is recycled on the thread.
+struct job_base : boost::intrusive_ref_counter<job_base, boost::thread_unsafe_counter> {
   job_base() = default;
   job_base(const job_base&) = delete;
   virtual ~job_base() = default;
+  static void* operator new(std::size_t bytes) { return block_cache::allocate(bytes); }
+  static void operator delete(void* p, std::size_t bytes) noexcept {
+    block_cache::deallocate(p, bytes);
+  }
   /// One attempt: runs the function once and keeps its value.
   virtual boost::asio::awaitable<void> attempt() = 0;
 
@@ -70,12 +77,47 @@ struct job_base {
   std::exception_ptr error;
   boost::asio::cancellation_signal* signal = nullptr;  // the worker's, while running
   wait_queue<char> waiters;                            // result() callers
+  job_base* next = nullptr;                            // in the scope's job_queue
 
   void cancel() noexcept {
     if (st == state::done || cancel_requested) return;
     cancel_requested = true;
     if (st == state::running && signal) signal->emit(boost::asio::cancellation_type::terminal);
   }
+};
+
+/// A FIFO of jobs, linked through the jobs; a queued job holds a reference to itself.
+class job_queue {
+ public:
+  using ref = boost::intrusive_ptr<job_base>;
+  job_queue() = default;
+  job_queue(const job_queue&) = delete;
+  job_queue& operator=(const job_queue&) = delete;
+  ~job_queue() {
+    while (head_) pop_front();
+  }
+
+  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+  void push_back(ref j) noexcept {
+    job_base* p = j.detach();
+    (tail_ ? tail_->next : head_) = p;
+    tail_ = p;
+    ++size_;
+  }
+  ref pop_front() noexcept {
+    job_base* p = head_;
+    head_ = std::exchange(p->next, nullptr);
+    if (!head_) tail_ = nullptr;
+    --size_;
+    return ref(p, false);  // the queue's reference, handed over
+  }
+
+ private:
+  job_base* head_ = nullptr;
+  job_base* tail_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 template <class T>
@@ -147,8 +189,8 @@ class job {
  private:
   template <class Clock>
   friend class detail::scope_state;
-  explicit job(std::shared_ptr<detail::job_state<T>> s) : state_(std::move(s)) {}
-  std::shared_ptr<detail::job_state<T>> state_;
+  explicit job(boost::intrusive_ptr<detail::job_state<T>> s) : state_(std::move(s)) {}
+  boost::intrusive_ptr<detail::job_state<T>> state_;
 };
 
 namespace detail {
@@ -231,10 +273,9 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     if (!stopping_) {
       stopping_ = true;
       waiting_submitters_.fail_all(nullptr);  // they see stopping_ and throw scope_closed
-      auto drop = [this](std::deque<std::shared_ptr<job_base>>& q, bool placed) {
+      auto drop = [this](job_queue& q, bool placed) {
         while (!q.empty()) {
-          auto j = std::move(q.front());
-          q.pop_front();
+          auto j = q.pop_front();
           record(progress_, progress::event::pulled_cancelled);
           finish_job(*j, j->cancel_requested ? cancelled_error() : closed_error(), placed);
         }
@@ -296,10 +337,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   template <class Fn, class... Args>
   auto make_job(Fn fn, Args... args) {
     using T = job_result_t<Fn, Args...>;
-    // Job states come and go in steady rotation: Asio's per-thread recycling cache serves them.
-    auto j = std::allocate_shared<job_impl<T, Fn, std::tuple<Args...>>>(
-        boost::asio::recycling_allocator<void>(), std::move(fn),
-        std::tuple<Args...>(std::move(args)...));
+    boost::intrusive_ptr j(new job_impl<T, Fn, std::tuple<Args...>>(
+        std::move(fn), std::tuple<Args...>(std::move(args)...)));
     j->id = submitted_++;
     ++alive_;
     record(progress_, progress::event::pulled);
@@ -308,7 +347,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
 
   // Queues a job: `placed` if it holds a place (ready to run), else it waits for one.
   template <class T, class Fn, class Args>
-  job<T> enqueue(std::shared_ptr<job_impl<T, Fn, Args>> j, bool placed) {
+  job<T> enqueue(boost::intrusive_ptr<job_impl<T, Fn, Args>> j, bool placed) {
     (placed ? ready_ : pending_).push_back(j);
     if (placed) wake_worker();
     return job<T>(std::move(j));
@@ -359,15 +398,24 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   // Gives a freed place to the next job or submitter, or back to the pool.
   void release_place() {
     if (!stopping_ && !pending_.empty()) {
-      ready_.push_back(std::move(pending_.front()));
-      pending_.pop_front();
+      ready_.push_back(pending_.pop_front());
       wake_worker();
-    } else if (!stopping_ && !waiting_submitters_.empty()) {
-      // The submitter resumes inside this call and queues its job before we look at ready_:
-      // a producer and a worker hand off without a trip through the executor's queue.
-      waiting_submitters_.complete_front_inline();
     } else {
       --in_use_;
+      // Waiting submitters get the free places once every ready job has a worker. (Until
+      // then a worker is about to take the next ready job: waking a submitter for each place
+      // would switch to it and back once per job, where this switches once per batch.)
+      if (ready_.empty()) resume_submitters();
+    }
+  }
+
+  // Each waiting submitter in turn gets a free place and resumes inside this call (a producer
+  // and a worker hand off without a trip through the executor's queue), queues its job and
+  // goes on submitting while places remain.
+  void resume_submitters() {
+    while (!stopping_ && in_use_ < places_ && !waiting_submitters_.empty()) {
+      ++in_use_;  // the place handed over
+      waiting_submitters_.complete_front_inline();
     }
   }
 
@@ -375,7 +423,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     j.st = job_base::state::done;
     j.signal = nullptr;
     j.error = std::move(error);
-    j.waiters.fail_all(nullptr);
+    if (!j.waiters.empty()) j.waiters.fail_all(nullptr);
     if (placed) release_place();
     if (--alive_ == 0) idle_waiters_.fail_all(nullptr);
   }
@@ -414,7 +462,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     scope_state& s;
     held_limits& held;
     bool stopping() const noexcept { return s.stopping_; }
-    void release() noexcept { held = {}; }
+    void release() noexcept { held.release(); }
     boost::asio::awaitable<void> reacquire() { co_await s.limits_.acquire(held, s.progress_); }
   };
 
@@ -429,8 +477,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
           continue;  // the waker counted this worker in returning_ (close() did not)
         }
         --returning_;
-        auto j = std::move(ready_.front());
-        ready_.pop_front();
+        auto j = ready_.pop_front();
         if (j->cancel_requested) {
           ++returning_;
           record(progress_, progress::event::pulled_cancelled);
@@ -464,7 +511,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         } catch (...) {
           error = std::current_exception();
         }
-        held = {};
+        held.release();
         slot.busy = false;
         const bool reset = j->cancel_requested || stopping_;
         ++returning_;  // back to ready_ right after the hand-off below
@@ -489,8 +536,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   std::size_t places_;
   std::size_t in_use_ = 0;
   wait_queue<char> waiting_submitters_;
-  std::deque<std::shared_ptr<job_base>> ready_;    // hold a place, wait for a worker
-  std::deque<std::shared_ptr<job_base>> pending_;  // spawned beyond capacity: wait for a place
+  job_queue ready_;    // hold a place, wait for a worker
+  job_queue pending_;  // spawned beyond capacity: wait for a place
 
   std::vector<std::unique_ptr<worker_slot>> workers_ctx_;
   wait_queue<char> idle_workers_;
@@ -515,6 +562,9 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
 /// Options: max_at_once (the capacity, >= 1), max_per_second and burst (job starts), errors
 /// (fail_fast, keep_going, halt), timeout and retry (per job), limiter / rate_limiter /
 /// progress. An optional deadline bounds the whole scope.
+///
+/// Not thread-safe: the scope, its jobs and their handles live on the scope's executor (one
+/// thread, or a strand).
 ///
 /// Prefer with_scope, which joins when the body ends. A scope object used directly must be
 /// joined (or run()) before it is destroyed; its destructor cancels the jobs still running
