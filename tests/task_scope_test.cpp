@@ -106,6 +106,26 @@ TEST(TaskScope, ProducersSharingAFullScopeAllGetThroughWithinCapacity) {
   EXPECT_EQ(most_held, 4);
 }
 
+TEST(TaskScope, APlaceFreedWhileAJobWaitsForItsWorkerReachesTheWaitingProducer) {
+  // Capacity 3 with two long jobs: the producer cancels one of them (its end is queued),
+  // submits a third job (its worker's wake-up is queued after that end) and waits to submit
+  // a fourth. The cancelled job's place frees while the third job waits for its worker; it
+  // must reach the producer when that worker starts, not when a long job ends.
+  manual_clock::duration fourth_in = -1ms;
+  run_virtual(in_scope({.max_at_once = 3}, [&](scope& s) -> asio::awaitable<void> {
+    auto long_job = []() -> asio::awaitable<void> { co_await sleep(1s); };
+    co_await s.submit(long_job);
+    auto short_lived = co_await s.submit(long_job);
+    co_await asio::post(asio::use_awaitable);  // both are running
+    short_lived.cancel();
+    co_await s.submit(long_job);
+    co_await s.submit(long_job);
+    fourth_in = vnow();
+  }));
+  EXPECT_EQ(fourth_in, 0ms);
+  EXPECT_EQ(vnow(), 1s);
+}
+
 TEST(TaskScope, JobsSubmitMoreJobs) {
   // coroexecutor's test_pass_randoms: 3 jobs and 2 producers of 3 sub-jobs each.
   int completed = 0;

@@ -402,9 +402,10 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
       wake_worker();
     } else {
       --in_use_;
-      // Waiting submitters get the free places once every ready job has a worker. (Until
-      // then a worker is about to take the next ready job: waking a submitter for each place
-      // would switch to it and back once per job, where this switches once per batch.)
+      // Waiting submitters get the free places once every ready job has started (else the
+      // worker that takes the last one hands them over). Until then a worker is about to take
+      // the next ready job: waking a submitter for each place would switch to it and back
+      // once per job, where this switches once per batch.
       if (ready_.empty()) resume_submitters();
     }
   }
@@ -478,6 +479,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         }
         --returning_;
         auto j = ready_.pop_front();
+        // Every ready job has started: places freed meanwhile go to waiting submitters.
+        if (ready_.empty()) resume_submitters();
         if (j->cancel_requested) {
           ++returning_;
           record(progress_, progress::event::pulled_cancelled);
