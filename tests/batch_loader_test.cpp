@@ -179,6 +179,46 @@ TEST(BatchLoader, CacheHitsClearAndPrime) {
   }());
 }
 
+TEST(BatchLoader, PrimeAndClearWhileAKeyIsInFlight) {
+  store db{{{"a", "1"}, {"b", "2"}, {"c", "3"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto l = make_loader(co_await asio::this_coro::executor, db);
+    auto a = l->load(std::string("a"));
+    auto b = l->load(std::string("b"));
+    auto c = l->load(std::string("c"));
+    co_await sleep(1ms);  // the batch {a, b, c} is at the store (5 ms)
+    auto missing = l->load(std::string("missing"));
+    co_await sleep(1ms);  // and the batch {missing}, which will fail
+    EXPECT_EQ(db.trips.size(), 2u);
+    l->prime(std::string("a"), std::string("primed a"));
+    l->prime(std::string("c"), std::string("primed c"));
+    l->prime(std::string("missing"), std::string("primed missing"));
+    // A primed key is served from the cache at once; its load in flight goes on.
+    EXPECT_EQ(co_await l->load(std::string("a")), std::string("primed a"));
+    l->clear(std::string("b"));  // nothing cached yet: the load in flight is not affected
+    l->clear(std::string("c"));  // drops the primed value, not the load in flight
+    l->clear_all();              // drops "primed a" too
+    l->prime(std::string("missing"), std::string("primed missing"));
+    EXPECT_EQ(co_await std::move(a), std::string("1"));
+    EXPECT_EQ(co_await std::move(b), std::string("2"));
+    EXPECT_EQ(co_await std::move(c), std::string("3"));
+    EXPECT_THROW((void)co_await std::move(missing), std::out_of_range);
+    // The batch's values entered the cache; the failed key kept the value primed meanwhile.
+    std::vector<std::string> all{"a", "b", "c", "missing"};
+    const std::vector<std::string> expected{"1", "2", "3", "primed missing"};
+    EXPECT_EQ(co_await l->load_many(all), expected);
+    EXPECT_EQ(db.trips.size(), 2u);
+    // A value primed during a load in flight stays: the batch's value does not replace it.
+    auto d = l->load(std::string("d"));
+    co_await sleep(1ms);
+    l->prime(std::string("d"), std::string("primed d"));
+    db.data["d"] = "4";
+    EXPECT_EQ(co_await std::move(d), std::string("4"));
+    EXPECT_EQ(co_await l->load(std::string("d")), std::string("primed d"));
+    EXPECT_EQ(db.trips.size(), 3u);
+  }());
+}
+
 TEST(BatchLoader, AWholeBatchErrorFailsEveryLoadAndIsNotCached) {
   store db{{{"a", "1"}}};
   run_virtual([&]() -> asio::awaitable<void> {

@@ -15,7 +15,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -142,11 +141,15 @@ class batch_loader {
   }
 
   /// Forgets a cached key (in-flight loads are not affected).
-  void clear(const K& key) { s_->cache.erase(key); }
-  void clear_all() { s_->cache.clear(); }
+  void clear(const K& key) { s_->forget(s_->keys.find(key)); }
+  void clear_all() {
+    for (auto it = s_->keys.begin(); it != s_->keys.end();) it = s_->forget(it);
+  }
   /// Puts a value in the cache (if caching), unless the key is already there.
   void prime(K key, V value) {
-    if (s_->opts.cache) s_->cache.try_emplace(std::move(key), std::move(value));
+    if (!s_->opts.cache) return;
+    auto& c = s_->keys.try_emplace(std::move(key)).first->second;
+    if (!c.value()) c.set_value(std::move(value));
   }
 
   /// Batch calls made so far, and keys sent in them.
@@ -205,17 +208,57 @@ class batch_loader {
   }
 
   struct entry_pool;
+  struct entry;
+
+  // What the loader knows of a key: its cached value (only with the cache), and the entry of
+  // its load in flight. A key stays in the table while it has either. A million cached keys
+  // are a million cells: the flag that a value is there shares the word of the pointer.
+  class cell {
+   public:
+    cell() noexcept {}
+    cell(const cell&) = delete;
+    cell& operator=(const cell&) = delete;
+    ~cell() { drop(); }
+
+    [[nodiscard]] entry* flight() const noexcept {
+      return reinterpret_cast<entry*>(bits_ & ~has_value);
+    }
+    void set_flight(entry* e) noexcept {
+      bits_ = reinterpret_cast<std::uintptr_t>(e) | (bits_ & has_value);
+    }
+    [[nodiscard]] const V* value() const noexcept { return bits_ & has_value ? &value_ : nullptr; }
+    template <class... A>
+    void set_value(A&&... a) {  // (no value yet)
+      ::new (static_cast<void*>(&value_)) V(std::forward<A>(a)...);
+      bits_ |= has_value;
+    }
+    void drop() noexcept {
+      if (!(bits_ & has_value)) return;
+      value_.~V();
+      bits_ &= ~has_value;
+    }
+
+   private:
+    static constexpr std::uintptr_t has_value = 1;  // (an entry is aligned: bit 0 is free)
+    std::uintptr_t bits_ = 0;
+    union {
+      V value_;
+    };
+  };
+  using key_table =
+      std::unordered_map<K, cell, Hash, Eq, detail::node_allocator<std::pair<const K, cell>>>;
+  using key_slot = typename key_table::value_type;
 
   // One key of one round, shared by every load of it. Counted by entry_ref, not shared_ptr:
   // a loader lives on one thread, so the count needs no atomics.
   struct entry {
-    K key;
+    key_slot* slot;  // the key's place in the table, until the entry's batch settles it
     std::optional<outcome<V>> result;
     detail::wait_queue<char> waiters;
     std::size_t refs = 0;
     entry_pool* pool;
     entry* next_free = nullptr;
-    entry(K k, entry_pool* p) : key(std::move(k)), pool(p) {}
+    entry(key_slot* s, entry_pool* p) noexcept : slot(s), pool(p) {}
   };
 
   // Recycles entries: a round of a thousand loads allocates nothing once the loader has seen
@@ -227,21 +270,14 @@ class batch_loader {
     std::size_t free_count = 0;
     std::size_t users = 1;  // the loader
 
-    entry* make(K key) {
+    entry* make(key_slot* slot) {
       entry* e = nullptr;
       if (!free) {
-        e = new entry(std::move(key), this);
+        e = new entry(slot, this);
       } else {
         e = std::exchange(free, free->next_free);
         --free_count;
-        try {
-          ::new (static_cast<void*>(e)) entry(std::move(key), this);
-        } catch (...) {  // (a throwing key copy) the storage goes back on the list
-          e->next_free = free;
-          free = e;
-          ++free_count;
-          throw;
-        }
+        ::new (static_cast<void*>(e)) entry(slot, this);
       }
       ++users;  // counted once it exists
       return e;
@@ -323,19 +359,31 @@ class batch_loader {
     // changes), or the entry to wait on (set in `out`): the one in flight for the key, or a
     // new one in the pending round.
     const V* enter(K key, entry_ref& out) {
-      if (opts.cache) {
-        auto c = cache.find(key);
-        if (c != cache.end()) return &c->second;
-      }
-      auto [it, fresh] = in_flight.try_emplace(key);  // one probe: share or claim the entry
-      if (fresh) {
-        it->second = entry_ref(pool->make(std::move(key)));
-        pending.push_back(it->second);
+      auto it = keys.try_emplace(std::move(key)).first;  // one probe: cached, shared or new
+      cell& c = it->second;
+      if (const V* cached = c.value()) return cached;
+      if (!c.flight()) {
+        try {
+          entry_ref fresh(pool->make(&*it));
+          pending.push_back(std::move(fresh));
+        } catch (...) {  // (no memory) the key leaves no trace
+          keys.erase(it);
+          throw;
+        }
+        c.set_flight(pending.back().get());
         ++arrivals;
         schedule();
       }
-      out = it->second;
+      out = entry_ref(c.flight());
       return nullptr;
+    }
+
+    // Drops a key's cached value, and the key itself unless a load of it is in flight.
+    typename key_table::iterator forget(typename key_table::iterator it) {
+      if (it == keys.end()) return it;
+      if (!it->second.flight()) return keys.erase(it);
+      it->second.drop();
+      return ++it;
     }
 
     void schedule() {
@@ -382,15 +430,20 @@ class batch_loader {
     // Records a key's outcome: it leaves flight, and a value enters the cache. (A key's entry
     // is the one in flight until its batch ends: loads of the key meanwhile share it.)
     void settle(entry& e) {
-      in_flight.erase(e.key);
-      if (opts.cache && e.result->has_value()) cache.try_emplace(e.key, e.result->value());
+      auto& [key, c] = *std::exchange(e.slot, nullptr);
+      c.set_flight(nullptr);
+      if (c.value()) return;  // primed meanwhile
+      if (opts.cache && e.result->has_value())
+        c.set_value(e.result->value());
+      else
+        keys.erase(keys.find(key));
     }
 
     static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
                                                   std::vector<entry_ref> part) {
       std::vector<K> keys;
       keys.reserve(part.size());
-      for (auto& e : part) keys.push_back(e->key);
+      for (auto& e : part) keys.push_back(e->slot->first);
       std::vector<outcome<V>> results;
       std::exception_ptr failure;
       try {
@@ -437,13 +490,11 @@ class batch_loader {
       ~pool_share() { p->release(); }
       entry_pool* operator->() const noexcept { return p; }
     } pool;
-    // The keys in flight: a round's worth, probed on every load (open addressing: no node
-    // per key). The cache can grow to millions of keys: node-based, it rehashes without moving
-    // them, keys that arrive in order stay together in memory, and its nodes come from a pool.
-    boost::unordered_flat_map<K, entry_ref, Hash, Eq> in_flight;
-    detail::node_pools cache_nodes;
-    std::unordered_map<K, V, Hash, Eq, detail::node_allocator<std::pair<const K, V>>> cache{
-        0, Hash{}, Eq{}, detail::node_allocator<std::pair<const K, V>>(&cache_nodes)};
+    // Every key cached or in flight, probed once per load. It can grow to millions of keys:
+    // node-based, it rehashes without moving them, keys that arrive in order stay together in
+    // memory, and its nodes come from a pool. An entry points at its key's node.
+    detail::node_pools key_nodes;
+    key_table keys{0, Hash{}, Eq{}, detail::node_allocator<std::pair<const K, cell>>(&key_nodes)};
     std::vector<entry_ref> pending;
     bool scheduled = false;
     unsigned quiet = 0;
