@@ -3,6 +3,7 @@
 // as many round trips as its dependency graph is deep, not one per key.
 #pragma once
 
+#include "sluice/detail/block_cache.hpp"
 #include "sluice/detail/node_allocator.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/limiter.hpp"
@@ -207,7 +208,6 @@ class batch_loader {
     }
   }
 
-  struct entry_pool;
   struct entry;
 
   // What the loader knows of a key: its cached value (only with the cache), and the entry of
@@ -250,56 +250,18 @@ class batch_loader {
   using key_slot = typename key_table::value_type;
 
   // One key of one round, shared by every load of it. Counted by entry_ref, not shared_ptr:
-  // a loader lives on one thread, so the count needs no atomics.
+  // a loader lives on one thread, so the count needs no atomics. A round of a thousand loads
+  // allocates nothing once the thread has seen one: entries are recycled by the thread's
+  // block_cache (an entry may outlive its loader: a load resumed after the loader is gone).
   struct entry {
     key_slot* slot;  // the key's place in the table, until the entry's batch settles it
     std::optional<outcome<V>> result;
     detail::wait_queue<char> waiters;
     std::size_t refs = 0;
-    entry_pool* pool;
-    entry* next_free = nullptr;
-    entry(key_slot* s, entry_pool* p) noexcept : slot(s), pool(p) {}
-  };
-
-  // Recycles entries: a round of a thousand loads allocates nothing once the loader has seen
-  // one. It outlives the loader while a load still holds an entry (a load resumed after the
-  // loader is gone), so it counts its users: the loader and every live entry.
-  struct entry_pool {
-    static constexpr std::size_t max_free = 4096;
-    entry* free = nullptr;
-    std::size_t free_count = 0;
-    std::size_t users = 1;  // the loader
-
-    entry* make(key_slot* slot) {
-      entry* e = nullptr;
-      if (!free) {
-        e = new entry(slot, this);
-      } else {
-        e = std::exchange(free, free->next_free);
-        --free_count;
-        ::new (static_cast<void*>(e)) entry(slot, this);
-      }
-      ++users;  // counted once it exists
-      return e;
-    }
-    BOOST_NOINLINE void recycle(entry* e) {  // (out of line: entry_ref stays tiny)
-      e->~entry();
-      if (free_count < max_free) {
-        e->next_free = free;  // (the storage of a destroyed entry: only this link is used)
-        free = e;
-        ++free_count;
-      } else {
-        ::operator delete(static_cast<void*>(e), sizeof(entry));
-      }
-      release();
-    }
-    void release() {
-      if (--users > 0) return;
-      while (free) {
-        entry* e = std::exchange(free, free->next_free);
-        ::operator delete(static_cast<void*>(e), sizeof(entry));
-      }
-      delete this;
+    explicit entry(key_slot* s) noexcept : slot(s) {}
+    static void* operator new(std::size_t bytes) { return detail::block_cache::allocate(bytes); }
+    static void operator delete(void* p, std::size_t bytes) noexcept {
+      detail::block_cache::deallocate(p, bytes);
     }
   };
 
@@ -316,13 +278,14 @@ class batch_loader {
       return *this;
     }
     ~entry_ref() {
-      if (p_ && --p_->refs == 0) p_->pool->recycle(p_);
+      if (p_ && --p_->refs == 0) destroy(p_);
     }
     entry& operator*() const noexcept { return *p_; }
     entry* operator->() const noexcept { return p_; }
     entry* get() const noexcept { return p_; }
 
    private:
+    BOOST_NOINLINE static void destroy(entry* e) noexcept { delete e; }  // (entry_ref stays tiny)
     entry* p_ = nullptr;
   };
 
@@ -364,7 +327,7 @@ class batch_loader {
       if (const V* cached = c.value()) return cached;
       if (!c.flight()) {
         try {
-          entry_ref fresh(pool->make(&*it));
+          entry_ref fresh(new entry(&*it));
           pending.push_back(std::move(fresh));
         } catch (...) {  // (no memory) the key leaves no trace
           keys.erase(it);
@@ -480,16 +443,6 @@ class batch_loader {
     batch_options opts;
     std::optional<limiter> batch_limit;
     std::optional<rate_limiter> batch_rate;
-    // The loader's share of the entry pool, released after the cells and the pending round
-    // (declared before them) have dropped their entries.
-    struct pool_share {
-      entry_pool* p = new entry_pool;
-      pool_share() = default;
-      pool_share(const pool_share&) = delete;
-      pool_share& operator=(const pool_share&) = delete;
-      ~pool_share() { p->release(); }
-      entry_pool* operator->() const noexcept { return p; }
-    } pool;
     // Every key cached or in flight, probed once per load. It can grow to millions of keys:
     // node-based, it rehashes without moving them, keys that arrive in order stay together in
     // memory, and its nodes come from a pool. An entry points at its key's node.

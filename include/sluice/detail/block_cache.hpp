@@ -1,7 +1,8 @@
 // A per-thread cache of freed small blocks in front of operator new, for objects made and
 // destroyed in steady rotation, many alive at once: a scope's job states (up to max_at_once
-// and a batch more). Asio's recycling allocator keeps two blocks per thread, which serves a
-// coroutine frame at a time but not a window of jobs.
+// and a batch more), a batch loader's keys in flight (a round of a thousand loads). Asio's
+// recycling allocator keeps two blocks per thread, which serves a coroutine frame at a time
+// but not a window of jobs.
 #pragma once
 
 #include <array>
@@ -13,9 +14,13 @@ namespace sluice::detail {
 
 class block_cache {
  public:
-  static constexpr std::size_t granule = 64;      // sizes are rounded up to a multiple of this
-  static constexpr std::size_t classes = 8;       // so blocks up to 512 bytes are cached
-  static constexpr std::size_t max_cached = 512;  // blocks kept per size class and thread
+  static constexpr std::size_t granule = 64;  // sizes are rounded up to a multiple of this
+  static constexpr std::size_t classes = 8;   // so blocks up to 512 bytes are cached
+  /// Bytes kept per size class and thread: 4,096 blocks of 64 bytes, 512 of 512.
+  static constexpr std::size_t max_cached_bytes = 256 * 1024;
+  static constexpr std::size_t max_cached(std::size_t size_class) noexcept {
+    return limits[size_class];
+  }
 
   /// `bytes` from this thread's cache, else from operator new.
   static void* allocate(std::size_t bytes) {
@@ -38,7 +43,7 @@ class block_cache {
     const std::size_t c = size_class(bytes);
     if (c < classes) {
       lists& l = local();
-      if (l.count[c] < max_cached) {
+      if (l.count[c] < max_cached(c)) {
         l.head[c] = ::new (p) free_block{l.head[c]};
         ++l.count[c];
         return;
@@ -48,6 +53,12 @@ class block_cache {
   }
 
  private:
+  static constexpr std::array<std::size_t, classes> limits = [] {
+    std::array<std::size_t, classes> l{};
+    for (std::size_t c = 0; c < classes; ++c) l[c] = max_cached_bytes / ((c + 1) * granule);
+    return l;
+  }();
+
   struct free_block {
     free_block* next;
   };
@@ -66,7 +77,7 @@ class block_cache {
           l.head[c] = b->next;
           ::operator delete(b);
         }
-        l.count[c] = max_cached;
+        l.count[c] = max_cached(c);
       }
     }
   };
