@@ -131,7 +131,7 @@ class wait_queue {
         [this, owner, mode](auto handler, Data data, Finish finish) {
           using handler_type = decltype(handler);
           using op = operation<handler_type, Finish>;
-          auto op_alloc = node_allocator<op>(handler);
+          auto op_alloc = op_allocator<op>(handler);
           using op_alloc_t = decltype(op_alloc);
           op* o = std::allocator_traits<op_alloc_t>::allocate(op_alloc, 1);
           ::new (static_cast<void*>(o)) op(std::move(handler), std::move(finish));
@@ -165,7 +165,7 @@ class wait_queue {
   // The allocator for an operation node: the handler's own, else Asio's per-thread recycling
   // allocator (coroutines have none), so that a wait costs no malloc in steady state.
   template <class Op, class Handler>
-  static auto node_allocator(const Handler& h) {
+  static auto op_allocator(const Handler& h) {
     auto alloc = boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
     return typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<Op>(alloc);
   }
@@ -185,7 +185,7 @@ class wait_queue {
       if (self->cancel_handler && !from_cancel) slot.clear();
       Handler h(std::move(self->handler));
       Finish f(std::move(self->finish));
-      auto op_alloc = node_allocator<operation>(h);
+      auto op_alloc = op_allocator<operation>(h);
       self->~operation();
       std::allocator_traits<decltype(op_alloc)>::deallocate(op_alloc, self, 1);
       auto ex = boost::asio::get_associated_executor(h);
