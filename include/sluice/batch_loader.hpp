@@ -264,6 +264,7 @@ class batch_loader {
       detail::block_cache::deallocate(p, bytes);
     }
   };
+  static_assert(alignof(entry) > 1, "cell keeps its value flag in bit 0 of an entry pointer");
 
   class entry_ref {
    public:
