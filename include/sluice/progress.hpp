@@ -99,7 +99,7 @@ class progress {
         break;
     }
   }
-  static void bump(std::atomic<std::size_t>& c, int by) noexcept {
+  [[gnu::always_inline]] static void bump(std::atomic<std::size_t>& c, int by) noexcept {
     c.store(c.load(std::memory_order_relaxed) + static_cast<std::size_t>(by),
             std::memory_order_relaxed);
   }

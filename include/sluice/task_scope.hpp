@@ -396,7 +396,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   }
 
   // Gives a freed place to the next job or submitter, or back to the pool.
-  void release_place() {
+  [[gnu::always_inline]] void release_place() {
     if (!stopping_ && !pending_.empty()) {
       ready_.push_back(pending_.pop_front());
       wake_worker();
@@ -420,7 +420,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     }
   }
 
-  void finish_job(job_base& j, std::exception_ptr error, bool placed) {
+  [[gnu::always_inline]] void finish_job(job_base& j, std::exception_ptr error, bool placed) {
     j.st = job_base::state::done;
     j.signal = nullptr;
     j.error = std::move(error);

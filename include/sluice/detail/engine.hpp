@@ -306,7 +306,8 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   }
 
   template <class... V>
-  void task_succeeded(std::size_t index, std::size_t attempts, V&&... value) {
+  [[gnu::always_inline]] void task_succeeded(std::size_t index, std::size_t attempts,
+                                             V&&... value) {
     record(opts_.progress, progress::event::succeeded);
     if constexpr (delivers_failures)
       sink_.on_value(*this, index, attempts, std::forward<V>(value)...);

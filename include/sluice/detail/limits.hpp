@@ -47,7 +47,9 @@ class run_limits {
     shared_rate_ = o.rate_limiter;
   }
 
-  [[nodiscard]] bool any() const noexcept { return slots_ || shared_ || rate_ || shared_rate_; }
+  [[nodiscard, gnu::always_inline]] bool any() const noexcept {
+    return slots_ || shared_ || rate_ || shared_rate_;
+  }
 
   /// Takes what is free now, in acquire()'s order, without suspending: true when every limit
   /// is held (the common case of a run that is not at its limits costs no coroutine); else
