@@ -142,14 +142,14 @@ class batch_loader {
   }
 
   /// Forgets a cached key (in-flight loads are not affected).
-  void clear(const K& key) { s_->forget(s_->keys.find(key)); }
+  void clear(const K& key) { s_->forget(s_->table.find(key)); }
   void clear_all() {
-    for (auto it = s_->keys.begin(); it != s_->keys.end();) it = s_->forget(it);
+    for (auto it = s_->table.begin(); it != s_->table.end();) it = s_->forget(it);
   }
   /// Puts a value in the cache (if caching), unless the key is already there.
   void prime(K key, V value) {
     if (!s_->opts.cache) return;
-    auto& c = s_->keys.try_emplace(std::move(key)).first->second;
+    auto& c = s_->table.try_emplace(std::move(key)).first->second;
     if (!c.value()) c.set_value(std::move(value));
   }
 
@@ -323,7 +323,7 @@ class batch_loader {
     // changes), or the entry to wait on (set in `out`): the one in flight for the key, or a
     // new one in the pending round.
     const V* enter(K key, entry_ref& out) {
-      auto it = keys.try_emplace(std::move(key)).first;  // one probe: cached, shared or new
+      auto it = table.try_emplace(std::move(key)).first;  // one probe: cached, shared or new
       cell& c = it->second;
       if (const V* cached = c.value()) return cached;
       if (!c.flight()) {
@@ -331,7 +331,7 @@ class batch_loader {
           entry_ref fresh(new entry(&*it));
           pending.push_back(std::move(fresh));
         } catch (...) {  // (no memory) the key leaves no trace
-          keys.erase(it);
+          table.erase(it);
           throw;
         }
         c.set_flight(pending.back().get());
@@ -344,8 +344,8 @@ class batch_loader {
 
     // Drops a key's cached value, and the key itself unless a load of it is in flight.
     typename key_table::iterator forget(typename key_table::iterator it) {
-      if (it == keys.end()) return it;
-      if (!it->second.flight()) return keys.erase(it);
+      if (it == table.end()) return it;
+      if (!it->second.flight()) return table.erase(it);
       it->second.drop();
       return ++it;
     }
@@ -400,7 +400,7 @@ class batch_loader {
       if (opts.cache && e.result->has_value())
         c.set_value(e.result->value());
       else
-        keys.erase(keys.find(key));
+        table.erase(table.find(key));
     }
 
     static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
@@ -447,8 +447,9 @@ class batch_loader {
     // Every key cached or in flight, probed once per load. It can grow to millions of keys:
     // node-based, it rehashes without moving them, keys that arrive in order stay together in
     // memory, and its nodes come from a pool. An entry points at its key's node.
-    detail::node_pools key_nodes;
-    key_table keys{0, Hash{}, Eq{}, detail::node_allocator<std::pair<const K, cell>>(&key_nodes)};
+    detail::node_pools table_nodes;
+    key_table table{0, Hash{}, Eq{},
+                    detail::node_allocator<std::pair<const K, cell>>(&table_nodes)};
     std::vector<entry_ref> pending;
     bool scheduled = false;
     unsigned quiet = 0;

@@ -424,7 +424,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     j.st = job_base::state::done;
     j.signal = nullptr;
     j.error = std::move(error);
-    if (!j.waiters.empty()) j.waiters.fail_all(nullptr);
+    if (!j.waiters.empty()) j.waiters.fail_all(nullptr);  // (no error temporary per job)
     if (placed) release_place();
     if (--alive_ == 0) idle_waiters_.fail_all(nullptr);
   }

@@ -8,7 +8,6 @@
 #include <array>
 #include <cstddef>
 #include <new>
-#include <utility>
 
 namespace sluice::detail {
 
