@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <boost/json/serializer.hpp>
 
-#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace sluice::cli {
 
@@ -127,41 +129,119 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
   return t;
 }
 
+namespace {
+
+/// Whether `s` has a character JSON escapes: '"', '\\' or a control character. Eight bytes
+/// at a time (a row's strings are mostly long and plain): a byte b is flagged when b < 0x20,
+/// or b ^ '"' or b ^ '\\' is zero, each tested on all eight bytes by one subtraction.
+bool needs_escapes(std::string_view s) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  auto below = [&](std::uint64_t x, std::uint8_t n) { return (x - ones * n) & ~x & highs; };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    if (below(x, 0x20) | below(x ^ (ones * '"'), 1) | below(x ^ (ones * '\\'), 1)) return true;
+  }
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return true;
+  }
+  return false;
+}
+
+/// Appends JSON text to a row's line: scalars and plain strings put straight in, the rest
+/// (strings with characters to escape, doubles, objects, arrays) through Boost.JSON's
+/// serializer, whose output for the former is the same text.
+class row_text {
+ public:
+  explicit row_text(std::string& line) : line_(line) {}
+
+  void string(std::string_view s) {
+    if (!needs_escapes(s)) {  // the common case, copied whole
+      line_.push_back('"');
+      line_.append(s);
+      line_.push_back('"');
+      return;
+    }
+    sr_.reset(s);
+    drain();
+  }
+
+  void value(const json::value& v) {
+    switch (v.kind()) {
+      case json::kind::null:
+        line_.append("null");
+        return;
+      case json::kind::bool_:
+        line_.append(v.get_bool() ? "true" : "false");
+        return;
+      case json::kind::int64:
+        integer(v.get_int64());
+        return;
+      case json::kind::uint64:
+        integer(v.get_uint64());
+        return;
+      case json::kind::string:
+        string(v.get_string());
+        return;
+      default:
+        sr_.reset(&v);
+        drain();
+    }
+  }
+
+  template <class Int>
+  void integer(Int n) {
+    const fmt::format_int text(n);
+    line_.append(text.data(), text.size());
+  }
+
+ private:
+  void drain() {
+    char chunk[4096];
+    while (!sr_.done()) line_.append(sr_.read(chunk, sizeof chunk));
+  }
+
+  std::string& line_;
+  json::serializer sr_;
+};
+
+}  // namespace
+
 std::string result_line(const finished_task& t, std::size_t attempts) {
   // Written straight as text, value by value: building the row as a json::object first and
   // serializing that cost twice as much, a noticeable part of an HTTP request.
   const input_item& in = *t.input;
   std::string line;
   line.reserve(192 + in.text.size());
-  json::serializer sr;
-  char chunk[4096];
-  auto put = [&] {
-    while (!sr.done()) line.append(sr.read(chunk, sizeof chunk));
-  };
+  row_text out(line);
   line.append(R"({"key":)").append(in.key_text);
-  const fmt::format_int occurrence(in.occurrence), tries(attempts);
-  line.append(R"(,"occurrence":)").append(occurrence.data(), occurrence.size());
+  line.append(R"(,"occurrence":)");
+  out.integer(in.occurrence);
   line.append(R"(,"input":)");
-  if (in.row) {
+  if (in.row)
     line.append(in.text);  // the row, serialized already
-  } else {
-    sr.reset(std::string_view(in.text));
-    put();
-  }
+  else
+    out.string(in.text);
   for (const auto& [name, value] : t.columns) {
     line.push_back(',');
-    sr.reset(std::string_view(name));
-    put();
+    out.string(name);
     line.push_back(':');
-    sr.reset(&value);
-    put();
+    out.value(value);
   }
   line.append(R"(,"started_at":")").append(utc_text(t.started_at)).append(R"(","duration_ms":)");
-  const json::value ms =
-      std::round(std::chrono::duration<double, std::milli>(t.duration).count() * 1000) / 1000;
-  sr.reset(&ms);
-  put();
-  line.append(R"(,"attempts":)").append(tries.data(), tries.size()).push_back('}');
+  // Milliseconds with three decimals ("34.712"), to the microsecond, rounded.
+  const auto us =
+      std::max<std::int64_t>(0, std::chrono::round<std::chrono::microseconds>(t.duration).count());
+  out.integer(us / 1000);
+  const auto frac = static_cast<int>(us % 1000);
+  const char decimals[] = {'.', char('0' + frac / 100), char('0' + frac / 10 % 10),
+                           char('0' + frac % 10)};
+  line.append(decimals, sizeof decimals);
+  line.append(R"(,"attempts":)");
+  out.integer(attempts);
+  line.push_back('}');
   return line;
 }
 

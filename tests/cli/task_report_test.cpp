@@ -39,9 +39,14 @@ TEST(TaskReport, ResultLineHasTheInputTheColumnsAndTheTiming) {
   t.duration = 1500us;
   EXPECT_EQ(result_line(t, 3),
             R"({"key":"a","occurrence":2,"input":"a","ok":true,"body":"x",)"
-            R"("started_at":"2026-11-21T00:00:00.000Z","duration_ms":1.5E0,"attempts":3})");
-  // A JSON Lines input row, a number key, escapes in the input and the columns: the line is
-  // what serializing the same row as an object gives.
+            R"("started_at":"2026-11-21T00:00:00.000Z","duration_ms":1.500,"attempts":3})");
+  t.duration = 34'712'499ns;  // milliseconds with three decimals, to the microsecond
+  EXPECT_NE(result_line(t, 3).find(R"("duration_ms":34.712,)"), std::string::npos);
+  t.duration = 2min + 3us;
+  EXPECT_NE(result_line(t, 3).find(R"("duration_ms":120000.003,)"), std::string::npos);
+  // A JSON Lines input row, a number key, escapes in the input and the columns, numbers of
+  // every kind: the line is what serializing the same row as an object gives (but for the
+  // duration's three decimals).
   json::object input{{"id", 7}, {"q", "a \"b\"\n\u00e9"}};
   in->row = input;
   in->text = json::serialize(input);
@@ -49,6 +54,12 @@ TEST(TaskReport, ResultLineHasTheInputTheColumnsAndTheTiming) {
   in->key_text = json::serialize(in->key);
   t.columns["body"] = json::object{{"nested", json::array{1, 2.5, nullptr}}};
   t.columns["tab\tname"] = "\x01";
+  t.columns["quote\"d"] = "back\\slash";
+  t.columns["n"] = -12;
+  t.columns["u"] = std::uint64_t(18'446'744'073'709'551'615u);
+  t.columns["d"] = 0.25;
+  t.columns["none"] = nullptr;
+  t.columns["no"] = false;
   t.duration = 0ns;
   const json::object row{{"key", 7},
                          {"occurrence", 2},
@@ -56,10 +67,50 @@ TEST(TaskReport, ResultLineHasTheInputTheColumnsAndTheTiming) {
                          {"ok", true},
                          {"body", t.columns["body"]},
                          {"tab\tname", "\x01"},
+                         {"quote\"d", "back\\slash"},
+                         {"n", -12},
+                         {"u", std::uint64_t(18'446'744'073'709'551'615u)},
+                         {"d", 0.25},
+                         {"none", nullptr},
+                         {"no", false},
                          {"started_at", "2026-11-21T00:00:00.000Z"},
                          {"duration_ms", 0.0},
                          {"attempts", 1}};
-  EXPECT_EQ(result_line(t, 1), json::serialize(row));
+  std::string expected = json::serialize(row);
+  expected.replace(expected.find("0E0"), 3, "0.000");
+  EXPECT_EQ(result_line(t, 1), expected);
+  // Text input (not a row) with characters to escape.
+  in->row.reset();
+  in->text = "say \"hi\"\n\ttab";
+  EXPECT_EQ(json::parse(result_line(t, 1)).at("input"), json::value(in->text));
+  EXPECT_NE(result_line(t, 1).find(R"("input":"say \"hi\"\n\ttab",)"), std::string::npos);
+}
+
+TEST(TaskReport, ResultLineEscapesWhatJsonEscapesAtAnyPlaceInAString) {
+  // Plain strings are copied eight bytes at a time: a character to escape is found in any
+  // of the eight places and in the tail; bytes from 0x7f up (UTF-8) are not escaped.
+  auto in = std::make_shared<input_item>();
+  in->key = json::string("k");
+  in->key_text = json::serialize(in->key);
+  in->text = in->key.get_string();
+  finished_task t;
+  t.input = in;
+  for (const char special : {'"', '\\', '\n', '\x00', '\x1f', ' ', '\x7f', '\xc3', '\xff'}) {
+    for (std::size_t size = 1; size <= 19; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string text(size, 'a');
+        text[at] = special;
+        t.columns["s"] = text;
+        const std::string line = result_line(t, 1);
+        std::string want = R"("s":)";
+        want += json::serialize(json::string(text));
+        want.push_back(',');
+        ASSERT_NE(line.find(want), std::string::npos)
+            << "character " << int(static_cast<unsigned char>(special)) << " at " << at << " of "
+            << size << ": " << line;
+      }
+    }
+  }
 }
 
 }  // namespace
