@@ -15,6 +15,7 @@ pkgs=(
   ca-certificates              # the system store itself
   libcli11-dev                 # CLI11: the command line of the sluice tool
   libfmt-dev                   # fmt: the CLI's messages, progress line and job log
+  libjemalloc-dev              # jemalloc: the sluice tool's allocator (docs/benchmarks.md)
   libgtest-dev libgmock-dev    # tests
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests
