@@ -366,7 +366,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
   previous_results previous = done_tasks(c, out);
   f->done = std::move(previous.done);
   // Before the run's state: what the state makes on it (the rate limiter's timer) goes first.
-  asio::io_context io;
+  asio::io_context io(1);  // run by this thread alone (other threads only post to it)
   run_state s{.c = c,
               .kind = kind,
               .feed = f,
