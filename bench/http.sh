@@ -25,9 +25,11 @@ awk -v b="$BASE" 'BEGIN { for (i = 1; i <= 1000000; i++) print b "/small.txt?i="
 
 per_s() { awk -v n="$1" '{ printf "%.0f\n", n / $1 }'; }  # wall seconds -> requests/s
 
-sluice_get() {  # sluice_get [FLAGS...]: the 20,000 GETs into $WORK/r.jsonl, checked
+sluice_get() {  # sluice_get [FLAGS...]: the 20,000 GETs into $WORK/r.jsonl
   rm -f "$WORK/r.jsonl"
   "$SLUICE" http -j 64 --no-progress -o "$WORK/r.jsonl" -i "$WORK/20k.txt" "$@"
+}
+check_get() {  # every row of the last sluice_get has status 200 (not timed)
   local ok
   ok=$(grep -c '"status":200' "$WORK/r.jsonl")
   [[ $ok == 20000 ]] || { echo "bench: $ok of 20000 rows have status 200" >&2; exit 1; }
@@ -42,6 +44,7 @@ for ((i = 0; i < REPS; i++)); do
   wrk_get 1 >>"$WORK/get-wrk-t1"
   wrk_get 2 >>"$WORK/get-wrk-t2"
   wall sluice_get | per_s 20000 >>"$WORK/get-sluice"
+  check_get
   if ((i < 3)); then
     wall curl_get | per_s 20000 >>"$WORK/get-xargs"
     "$PY" bench/http_aiohttp.py "$WORK/20k.txt" 64 | sed -E 's/.*req_per_s=([0-9]+).*/\1/' >>"$WORK/get-aiohttp"
@@ -65,6 +68,7 @@ say "workload=get per_rep_sluice_over_wrk_t1=$(per_rep wrk-t1 | paste -sd, -)" \
 : >"$WORK/rate"
 for ((i = 0; i < 3; i++)); do
   sluice_get --max-per-second 2000
+  check_get
   python3 - "$WORK/r.jsonl" <<'PY' >>"$WORK/rate"
 import json, sys, datetime
 t = sorted(datetime.datetime.fromisoformat(json.loads(l)["started_at"].rstrip("Z")).timestamp()
