@@ -150,9 +150,9 @@ bool needs_escapes(std::string_view s) noexcept {
   return false;
 }
 
-/// Appends JSON text to a row's line: scalars and plain strings put straight in, the rest
-/// (strings with characters to escape, doubles, objects, arrays) through Boost.JSON's
-/// serializer, whose output for the former is the same text.
+/// Appends JSON text to a row's line: null, booleans, integers and strings with nothing to
+/// escape put straight in, the rest (escapes, doubles, objects, arrays) through Boost.JSON's
+/// serializer. Either way the text is the one the serializer writes.
 class row_text {
  public:
   explicit row_text(std::string& line) : line_(line) {}
