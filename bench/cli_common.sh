@@ -21,5 +21,5 @@ wall() {  # wall CMD...: the command's wall time in seconds, its output dropped;
   t1=$(date +%s%N)
   awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source bench/median.sh
 say() { echo "$*" | tee -a "$RESULTS"; }

@@ -39,7 +39,7 @@ for ((r = 0; r < reps; r++)); do
   done
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+source "$(dirname "$0")/median.sh"
 for i in "${!commands[@]}"; do
   range=$(sort -g "$work/$i" | sed -n '1p;$p' | paste -sd- -)
   out="${labels[$i]} reps=$reps median=$(median <"$work/$i") range=$range"
