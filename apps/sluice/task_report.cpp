@@ -80,6 +80,15 @@ bool row_ok(const json::object& row) {
   return status != nullptr && status->is_string() && status->get_string() == "ok";
 }
 
+namespace {
+
+/// Writes `value` (not negative) as `width` decimal digits, zero-padded, at `at`.
+void put_digits(char* at, long value, int width) noexcept {
+  for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = char('0' + value % 10);
+}
+
+}  // namespace
+
 std::string utc_text(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   // Calendar arithmetic and digits put in place: a row's timestamp costs a few dozen
@@ -89,10 +98,7 @@ std::string utc_text(std::chrono::system_clock::time_point t) {
   const year_month_day date(day);
   const hh_mm_ss time(ms - day);
   std::string out = "0000-00-00T00:00:00.000Z";
-  auto put = [&](std::size_t at, long value, int width) {
-    for (int i = width - 1; i >= 0; --i, value /= 10)
-      out[at + std::size_t(i)] = char('0' + value % 10);
-  };
+  auto put = [&](std::size_t at, long value, int width) { put_digits(&out[at], value, width); };
   // (The system clock's nanoseconds span the years 1677 to 2262: four digits.)
   const int year = static_cast<int>(date.year());
   put(0, year, 4);
@@ -235,10 +241,9 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
   const auto us =
       std::max<std::int64_t>(0, std::chrono::round<std::chrono::microseconds>(t.duration).count());
   out.integer(us / 1000);
-  const auto frac = static_cast<int>(us % 1000);
-  const char decimals[] = {'.', char('0' + frac / 100), char('0' + frac / 10 % 10),
-                           char('0' + frac % 10)};
-  line.append(decimals, sizeof decimals);
+  char decimals[] = ".000";
+  put_digits(decimals + 1, static_cast<long>(us % 1000), 3);
+  line.append(decimals, 4);
   line.append(R"(,"attempts":)");
   out.integer(attempts);
   line.push_back('}');
