@@ -60,11 +60,12 @@ result run(int users, bool batched) {
         auto ex = co_await asio::this_coro::executor;
         sluice::batch_loader<int, int> loader{
             ex, [&](std::vector<int> ids) { return db.get(std::move(ids)); }};
-        fetch_fn fetch = batched ? fetch_fn([&](int id) { return loader.load(id); })
-                                 : fetch_fn([&](int id) -> asio::awaitable<int> {
-                                     std::vector<int> one(1, id);
-                                     co_return (co_await db.get(std::move(one)))[0];
-                                   });
+        fetch_fn fetch =
+            batched ? fetch_fn([&](int id) { return loader.load(id, asio::use_awaitable); })
+                    : fetch_fn([&](int id) -> asio::awaitable<int> {
+                        std::vector<int> one(1, id);
+                        co_return (co_await db.get(std::move(one)))[0];
+                      });
         co_await sluice::run_on_each(
             [&](int u) -> asio::awaitable<void> {
               checksum += co_await friend_of_friend(fetch, u);

@@ -296,17 +296,86 @@ TEST(BatchLoader, ACancelledLoadDoesNotCancelTheBatchOthersWaitOn) {
     asio::cancellation_signal sig;
     std::exception_ptr cancelled;
     std::string other;
-    asio::co_spawn(ex, l->load(std::string("k")),
-                   asio::bind_cancellation_slot(
-                       sig.slot(), [&](std::exception_ptr e, std::string) { cancelled = e; }));
-    asio::co_spawn(ex, l->load(std::string("k")),
-                   [&](std::exception_ptr, std::string v) { other = v; });
+    // (load takes a completion token: here, callbacks on the test's executor.)
+    l->load(std::string("k"),
+            asio::bind_cancellation_slot(
+                sig.slot(), asio::bind_executor(
+                                ex, [&](std::exception_ptr e, std::string) { cancelled = e; })));
+    l->load(std::string("k"),
+            asio::bind_executor(ex, [&](std::exception_ptr, std::string v) { other = v; }));
     co_await sleep(1ms);  // the batch is in flight (5 ms)
     sig.emit(asio::cancellation_type::terminal);
     co_await sleep(10ms);
     EXPECT_TRUE(is_cancellation(cancelled));
     EXPECT_EQ(other, "v");
     EXPECT_EQ(db.trips.size(), 1u);
+  }());
+}
+
+TEST(BatchLoader, ACoroutineAwaitingALoadIsCancelledAloneAndOthersGetTheValue) {
+  store db{{{"k", "v"}}};
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto l = make_loader(ex, db);
+    asio::cancellation_signal sig;
+    std::exception_ptr cancelled;
+    bool resumed = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          (void)co_await l->load(std::string("k"));
+          resumed = true;
+        },
+        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr e) { cancelled = e; }));
+    co_await sleep(1ms);  // the coroutine waits on the batch in flight (5 ms)
+    sig.emit(asio::cancellation_type::terminal);
+    EXPECT_EQ(co_await l->load(std::string("k")), "v");
+    EXPECT_TRUE(is_cancellation(cancelled));
+    EXPECT_FALSE(resumed);
+    EXPECT_EQ(db.trips.size(), 1u);
+  }());
+}
+
+TEST(BatchLoader, AMillionCachedLoadsInALoopDoNotExhaustTheStack) {
+  // A cached load completes inside the co_await, one level deeper on the stack; past a few
+  // levels it is posted instead. Unbounded nesting would overflow the stack long before this.
+  run_virtual([&]() -> asio::awaitable<void> {
+    batch_loader<int, int> l{
+        co_await asio::this_coro::executor,
+        [](std::vector<int> keys) -> asio::awaitable<std::vector<int>> { co_return keys; }};
+    for (int k = 0; k < 100; ++k) l.prime(k, k * 2);
+    long sum = 0;
+    for (int i = 0; i < 1'000'000; ++i) sum += co_await l.load(i % 100);
+    EXPECT_EQ(sum, 1'000'000L / 100 * (99 * 100));
+    EXPECT_EQ(l.batches(), 0u);
+  }());
+}
+
+TEST(BatchLoader, ACacheOfHundredsOfThousandsOfKeys) {
+  // (Its node chunks and bucket array pass 2 MiB: memory that asks for huge pages.)
+  run_virtual([&]() -> asio::awaitable<void> {
+    std::size_t sent = 0;
+    batch_loader<long, long> l{co_await asio::this_coro::executor,
+                               [&](std::vector<long> keys) -> asio::awaitable<std::vector<long>> {
+                                 sent += keys.size();
+                                 for (auto& k : keys) k = -k;
+                                 co_return keys;
+                               }};
+    constexpr long n = 300'000;
+    std::vector<long> keys(1000);
+    for (long base = 0; base < n; base += 1000) {
+      std::iota(keys.begin(), keys.end(), base);
+      auto values = co_await l.load_many(keys);
+      EXPECT_EQ(values.back(), -(base + 999));
+    }
+    EXPECT_EQ(sent, std::size_t(n));
+    long sum = 0;
+    for (long k = 0; k < n; k += 7) sum += co_await l.load(k);  // from the cache
+    EXPECT_EQ(sent, std::size_t(n));
+    EXPECT_EQ(sum, -(7 * ((n - 1) / 7) * ((n - 1) / 7 + 1) / 2));
+    l.clear_all();
+    EXPECT_EQ(co_await l.load(n - 1), -(n - 1));
+    EXPECT_EQ(sent, std::size_t(n) + 1);
   }());
 }
 
@@ -368,8 +437,9 @@ TEST(BatchLoader, LoadsOutliveTheLoader) {
     auto ex = co_await asio::this_coro::executor;
     auto l = make_loader(ex, db);
     for (const char* k : {"k", "j", "k"})
-      asio::co_spawn(ex, l->load(std::string(k)),
-                     [&](std::exception_ptr e, std::string v) { got.push_back(e ? "error" : v); });
+      l->load(std::string(k), asio::bind_executor(ex, [&](std::exception_ptr e, std::string v) {
+                got.push_back(e ? "error" : v);
+              }));
     l.reset();  // the round is pending: it still runs, and the loads get their values
     co_await sleep(10ms);
   }());

@@ -3,7 +3,9 @@
 // as many round trips as its dependency graph is deep, not one per key.
 #pragma once
 
+#include "sluice/detail/asio_compat.hpp"
 #include "sluice/detail/block_cache.hpp"
+#include "sluice/detail/complete_soon.hpp"
 #include "sluice/detail/node_allocator.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/limiter.hpp"
@@ -13,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -88,16 +91,32 @@ class batch_loader {
   /// The value for `key`: from the cache, from a batch already in flight, or from the next
   /// batch. Suspends until that batch completes; rethrows the key's error. Cancelling it only
   /// drops this caller (operation_aborted); the batch goes on for the others.
-  [[nodiscard]] boost::asio::awaitable<V> load(K key) {
+  ///
+  /// An Asio asynchronous operation with the signature void(std::exception_ptr, V): by
+  /// default a deferred one, which a coroutine co_awaits without a coroutine frame for the
+  /// load (`co_await users.load(42)`), and which when_all takes; or with any completion token
+  /// (`load(42, asio::use_awaitable)` is an awaitable<V>). For a V that is not
+  /// default-constructible it is an awaitable<V>.
+  template <class CompletionToken = boost::asio::deferred_t>
+  [[nodiscard]] auto load(K key, CompletionToken&& token = CompletionToken()) {
     // The key joins its round now, at the call: loads made before a co_await batch together.
     entry_ref e;
-    if (const V* cached = s_->enter(std::move(key), e)) return ready(*cached);
-    if constexpr (std::is_default_constructible_v<V>) {
-      // The awaiting coroutine is resumed by the batch with the value itself: no coroutine
-      // frame of load's own between them.
-      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                         void(std::exception_ptr, V)>(
-          [](auto handler, entry_ref e) {
+    std::optional<V> cached;
+    if (const V* c = s_->enter(std::move(key), e)) cached.emplace(*c);
+    if constexpr (!std::is_default_constructible_v<V>) {
+      // (No placeholder V to complete a failed load with: a coroutine of load's own.)
+      static_assert(
+          std::is_same_v<std::decay_t<CompletionToken>, boost::asio::deferred_t> ||
+              std::is_same_v<std::decay_t<CompletionToken>, boost::asio::use_awaitable_t<>>,
+          "batch_loader::load of a V that is not default-constructible is an awaitable");
+      return cached ? ready(std::move(*cached)) : wait_for(std::move(e));
+    } else {
+      return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, V)>(
+          [](auto handler, entry_ref e, std::optional<V> cached) {
+            if (cached) {
+              detail::complete_soon(std::move(handler), nullptr, std::move(*cached));
+              return;
+            }
             if (e->result) {  // its batch ended between the call and the co_await
               auto ex = boost::asio::get_associated_executor(handler);
               boost::asio::post(ex, [h = std::move(handler), d = deliver{std::move(e)}]() mutable {
@@ -110,9 +129,7 @@ class batch_loader {
                                                                detail::cancel_mode::complete,
                                                                deliver{std::move(e)});
           },
-          boost::asio::use_awaitable, std::move(e));
-    } else {
-      return wait_for(std::move(e));
+          token, std::move(e), std::move(cached));
     }
   }
 
@@ -135,7 +152,7 @@ class batch_loader {
         out.push_back(std::move(*cached));
         continue;
       }
-      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
       out.push_back(e->result->value());
     }
     co_return out;
@@ -294,7 +311,7 @@ class batch_loader {
 
   // A load of a V that is not default-constructible (no placeholder to complete with).
   static boost::asio::awaitable<V> wait_for(entry_ref e) {
-    if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+    if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
     co_return e->result->value();  // a copy per caller; rethrows the key's error
   }
 

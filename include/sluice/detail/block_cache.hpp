@@ -91,4 +91,20 @@ class block_cache {
   }
 };
 
+/// A standard allocator over block_cache: for the nodes of asynchronous operations whose
+/// handler brings no allocator of its own (a coroutine's), many of which wait at once.
+template <class T>
+struct block_cache_allocator {
+  using value_type = T;
+  block_cache_allocator() noexcept = default;
+  template <class U>
+  block_cache_allocator(const block_cache_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(block_cache::allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { block_cache::deallocate(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const block_cache_allocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 }  // namespace sluice::detail

@@ -1,8 +1,11 @@
 // An intrusive FIFO of suspended asynchronous operations, each completed with an
 // std::exception_ptr (null on success). The building block of limiter, rate_limiter and the
 // runners' streams: no allocation beyond the operation's own node (taken from the handler's
-// associated allocator, so coroutine frames recycle it), no moves of type-erased handlers.
+// associated allocator, else from the thread's block_cache), no moves of type-erased handlers.
 #pragma once
+
+#include "sluice/detail/block_cache.hpp"
+#include "sluice/detail/complete_soon.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -14,7 +17,6 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/recycling_allocator.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <cstddef>
@@ -148,25 +150,12 @@ class wait_queue {
   }
 
  private:
-  // True when `ex` is (or wraps) an io_context executor whose context runs on this thread.
-  template <class Executor>
-  static bool runs_here(const Executor& ex) {
-    using io_ex = boost::asio::io_context::executor_type;
-    if constexpr (std::is_same_v<Executor, io_ex>) {
-      return ex.running_in_this_thread();
-    } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-      const auto* io = ex.template target<io_ex>();
-      return io && io->running_in_this_thread();
-    } else {
-      return false;
-    }
-  }
-
-  // The allocator for an operation node: the handler's own, else Asio's per-thread recycling
-  // allocator (coroutines have none), so that a wait costs no malloc in steady state.
+  // The allocator for an operation node: the handler's own, else the thread's block_cache
+  // (coroutines have none), so that a wait costs no malloc in steady state, even with
+  // thousands waiting (Asio's recycling allocator keeps two blocks per thread).
   template <class Op, class Handler>
   static auto op_allocator(const Handler& h) {
-    auto alloc = boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
+    auto alloc = boost::asio::get_associated_allocator(h, block_cache_allocator<void>());
     return typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<Op>(alloc);
   }
 
