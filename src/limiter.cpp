@@ -1,5 +1,7 @@
 #include "sluice/limiter.hpp"
 
+#include <boost/asio/deferred.hpp>
+
 #include <stdexcept>
 #include <string>
 
@@ -27,7 +29,7 @@ boost::asio::awaitable<permit> limiter::acquire(std::size_t n) {
     co_return permit{this, n};
   }
   // serve() moves the permits into in_use_ before it completes this waiter.
-  co_await waiters_.wait(n, this, boost::asio::use_awaitable);
+  co_await waiters_.wait(n, this, boost::asio::deferred);
   co_return permit{this, n};
 }
 

@@ -9,7 +9,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/deferred.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -63,7 +63,7 @@ class basic_rate_limiter final : public rate_limit {
     (void)s.gcra_.earliest(now, n);  // validates n
     if (s.waiters_.empty() && s.gcra_.try_commit(now, n)) co_return;
     auto keep = impl_;
-    co_await s.waiters_.wait(waiter{n, now}, &s, boost::asio::use_awaitable);
+    co_await s.waiters_.wait(waiter{n, now}, &s, boost::asio::deferred);
   }
 
   /// Starts n now if they conform and nobody waits.

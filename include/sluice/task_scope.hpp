@@ -20,9 +20,9 @@
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 #include <boost/smart_ptr/intrusive_ref_counter.hpp>
 
@@ -171,7 +171,7 @@ class job {
   boost::asio::awaitable<T> result() {
     auto s = state_;
     if (s->st != detail::job_base::state::done)
-      co_await s->waiters.wait(0, nullptr, boost::asio::use_awaitable);
+      co_await s->waiters.wait(0, nullptr, boost::asio::deferred);
     if (s->error) std::rethrow_exception(s->error);
     if constexpr (!std::is_void_v<T>) {
       if (!s->value) throw std::logic_error("sluice::job::result: the value was already taken");
@@ -238,7 +238,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
       ++in_use_;
     } else {
       // The place is handed over by the job that frees it (in_use_ stays counted).
-      co_await waiting_submitters_.wait(0, nullptr, boost::asio::use_awaitable);
+      co_await waiting_submitters_.wait(0, nullptr, boost::asio::deferred);
       check_open();  // stop() wakes waiting submitters without a place
     }
     co_return enqueue(make_job(std::move(fn), std::move(args)...), true);
@@ -258,7 +258,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   /// Waits until no job is left. Cancelling the caller cancels the scope and still waits.
   boost::asio::awaitable<void> wait_idle() {
     while (alive_ > 0)
-      co_await idle_waiters_.wait(0, this, boost::asio::use_awaitable, cancel_mode::notify);
+      co_await idle_waiters_.wait(0, this, boost::asio::deferred, cancel_mode::notify);
   }
 
   /// Throws what the jobs owe the caller: operation_aborted if the scope was cancelled by
@@ -474,7 +474,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
       while (!closed_) {
         if (ready_.empty()) {
           --returning_;
-          co_await idle_workers_.wait(0, nullptr, boost::asio::use_awaitable);
+          co_await idle_workers_.wait(0, nullptr, boost::asio::deferred);
           continue;  // the waker counted this worker in returning_ (close() did not)
         }
         --returning_;

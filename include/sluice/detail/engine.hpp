@@ -20,9 +20,9 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
 #include <deque>
@@ -192,7 +192,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
   /// Suspends until every worker has exited. Cancelling the caller cancels every task and
   /// still waits for all of them (check cancelled() afterwards).
   boost::asio::awaitable<void> join() {
-    if (!finished_) co_await done_.wait(0, this, boost::asio::use_awaitable, cancel_mode::notify);
+    if (!finished_) co_await done_.wait(0, this, boost::asio::deferred, cancel_mode::notify);
   }
 
   /// Stops pulling input; with `cancel_running`, running tasks and waiting workers are
@@ -371,7 +371,7 @@ class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sin
         if constexpr (!Source::is_async)
           if (src_.exhausted()) break;
         if (reserved_ >= pull_limit_) {
-          co_await gate_.wait(0, nullptr, boost::asio::use_awaitable);
+          co_await gate_.wait(0, nullptr, boost::asio::deferred);
           gate_waking_ = false;
           continue;
         }
