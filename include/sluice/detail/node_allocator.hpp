@@ -70,13 +70,12 @@ class node_allocator {
   node_allocator(const node_allocator<U>& o) noexcept : pools_(o.pools()) {}
 
   T* allocate(std::size_t n) {
-    if (n == 1 && sizeof(T) <= node_pools::max_block && alignof(T) <= alignof(void*))
+    if (pooled(n))
       if (auto* pool = pools_->for_size(sizeof(T))) {
         if (void* p = pool->malloc()) return static_cast<T*>(p);
         throw std::bad_alloc();
       }
-    if (alignof(T) <= alignof(std::max_align_t) && n > pool_chunks::huge_page / sizeof(T)) {
-      // (a bucket array of a map of millions)
+    if (huge(n)) {
       if (void* p = pool_chunks::malloc(n * sizeof(T))) return static_cast<T*>(p);
       throw std::bad_alloc();
     }
@@ -84,13 +83,12 @@ class node_allocator {
   }
 
   void deallocate(T* p, std::size_t n) noexcept {
-    if (n == 1 && sizeof(T) <= node_pools::max_block && alignof(T) <= alignof(void*))
+    if (pooled(n))
       if (auto* pool = pools_->for_size(sizeof(T))) {
         pool->free(p);
         return;
       }
-    if (alignof(T) <= alignof(std::max_align_t) && n > pool_chunks::huge_page / sizeof(T))
-      return pool_chunks::free(reinterpret_cast<char*>(p));
+    if (huge(n)) return pool_chunks::free(reinterpret_cast<char*>(p));
     std::allocator<T>().deallocate(p, n);
   }
 
@@ -101,6 +99,15 @@ class node_allocator {
   }
 
  private:
+  // Where n objects come from, the same for allocate and deallocate: one node from its pool;
+  // an array of 2 MiB and more (a bucket array of a map of millions) from pool_chunks.
+  static constexpr bool pooled(std::size_t n) noexcept {
+    return n == 1 && sizeof(T) <= node_pools::max_block && alignof(T) <= alignof(void*);
+  }
+  static constexpr bool huge(std::size_t n) noexcept {
+    return alignof(T) <= alignof(std::max_align_t) && n > pool_chunks::huge_page / sizeof(T);
+  }
+
   node_pools* pools_;
 };
 
