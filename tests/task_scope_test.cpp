@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -124,6 +126,49 @@ TEST(TaskScope, APlaceFreedWhileAJobWaitsForItsWorkerReachesTheWaitingProducer) 
   }));
   EXPECT_EQ(fourth_in, 0ms);
   EXPECT_EQ(vnow(), 1s);
+}
+
+TEST(TaskScope, SubmitTakesAnyCompletionToken) {
+  // co_await awaits the operation itself; with use_awaitable it is an awaitable; a callback
+  // gets the handle, or the error and an empty handle once the scope is closed.
+  int from_callback = 0;
+  std::exception_ptr closed;
+  run_virtual(in_scope({.max_at_once = 2}, [&](scope& s) -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto a = co_await s.submit(after, 10ms, 1)(asio::use_awaitable);
+    std::optional<sluice::job<int>> b;
+    s.submit(after, 20ms, 2)(asio::bind_executor(ex, [&](std::exception_ptr e, sluice::job<int> h) {
+      EXPECT_FALSE(e);
+      b = h;
+    }));
+    co_await asio::post(asio::use_awaitable);
+    EXPECT_TRUE(b.has_value());
+    from_callback = co_await a.result() + co_await b->result();
+    s.cancel();
+    s.submit(after, 1ms, 3)(asio::bind_executor(
+        ex, [&](std::exception_ptr e, sluice::job<int>) { closed = std::move(e); }));
+    co_await asio::post(asio::use_awaitable);
+  }));
+  EXPECT_EQ(from_callback, 3);
+  ASSERT_TRUE(closed);
+  EXPECT_THROW(std::rethrow_exception(closed), sluice::scope_closed);
+}
+
+TEST(TaskScope, AProducerThatNeverWaitsDoesNotExhaustTheStack) {
+  // With free places each submit resumes the producer inside the previous one's completion.
+  // 100,000 of them in a row, never waiting for a place, nest only a few levels deep: the
+  // rest wait for the stack to unwind (without the bound this overflows the stack).
+  constexpr int n = 100'000;
+  int ran = 0;
+  run_virtual(in_scope({.max_at_once = n}, [&](scope& s) -> asio::awaitable<void> {
+    for (int i = 0; i < n; ++i)
+      co_await s.submit([&ran]() -> asio::awaitable<void> {
+        ++ran;
+        co_return;
+      });
+    EXPECT_EQ(ran, 0);  // the producer never gave the workers a turn
+  }));
+  EXPECT_EQ(ran, n);
 }
 
 TEST(TaskScope, JobsSubmitMoreJobs) {

@@ -4,8 +4,10 @@
 // job, and the scope owns its jobs, so no failure is lost with a dropped handle.
 #pragma once
 
+#include "sluice/detail/asio_compat.hpp"
 #include "sluice/detail/attempts.hpp"
 #include "sluice/detail/block_cache.hpp"
+#include "sluice/detail/complete_soon.hpp"
 #include "sluice/detail/engine.hpp"
 #include "sluice/detail/failure_policy.hpp"
 #include "sluice/detail/limits.hpp"
@@ -189,6 +191,7 @@ class job {
  private:
   template <class Clock>
   friend class detail::scope_state;
+  job() = default;  // (the placeholder of a failed submit)
   explicit job(boost::intrusive_ptr<detail::job_state<T>> s) : state_(std::move(s)) {}
   boost::intrusive_ptr<detail::job_state<T>> state_;
 };
@@ -211,6 +214,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         places_(tasks_held(opts_)),
         deadline_(ex_) {
     limits_.open(ex_, opts_);
+    limited_ = limits_.any();
     if (deadline.count() < 0)
       throw std::invalid_argument("task_scope: the deadline must be >= 0 (0 = none)");
     deadline_ns_ = deadline;
@@ -231,17 +235,17 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   [[nodiscard]] sluice::progress& counters() noexcept { return *progress_; }
   [[nodiscard]] const std::vector<task_error>& errors() noexcept { return policy_.errors(); }
 
+  /// submit() as a deferred operation: void(std::exception_ptr, job<T>) (an empty handle
+  /// with an error).
   template <class Fn, class... Args>
-  boost::asio::awaitable<job<job_result_t<Fn, Args...>>> submit(Fn fn, Args... args) {
-    check_open();
-    if (in_use_ < places_ && waiting_submitters_.empty() && pending_.empty()) {
-      ++in_use_;
-    } else {
-      // The place is handed over by the job that frees it (in_use_ stays counted).
-      co_await waiting_submitters_.wait(0, nullptr, boost::asio::deferred);
-      check_open();  // stop() wakes waiting submitters without a place
-    }
-    co_return enqueue(make_job(std::move(fn), std::move(args)...), true);
+  auto submit(Fn fn, Args... args) {
+    using T = job_result_t<Fn, Args...>;
+    return boost::asio::async_initiate<const boost::asio::deferred_t&,
+                                       void(std::exception_ptr, job<T>)>(
+        [](auto&& handler, scope_state* s, Fn&& fn, std::tuple<Args...>&& args) {
+          s->template start_submit<T>(std::move(handler), std::move(fn), std::move(args));
+        },
+        boost::asio::deferred, this, std::move(fn), std::tuple<Args...>(std::move(args)...));
   }
 
   template <class Fn, class... Args>
@@ -334,6 +338,50 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     if (stopping_ || closed_) std::rethrow_exception(closed_error());
   }
 
+  // Called once the submitter is suspended. With a free place the job is queued and the
+  // submitter resumes before this returns (the usual case: no trip through the executor);
+  // at capacity it waits for the place a job frees.
+  template <class T, class Handler, class Fn, class Args>
+  void start_submit(Handler&& handler, Fn&& fn, Args&& args) {
+    if (stopping_ || closed_) {
+      complete_soon(std::move(handler), closed_error(), job<T>());
+    } else if (in_use_ < places_ && waiting_submitters_.empty() && pending_.empty()) {
+      ++in_use_;
+      complete_soon(std::move(handler), std::exception_ptr(),
+                    enqueue(make_job_from(std::move(fn), std::move(args)), true));
+    } else {
+      // The place is handed over by the job that frees it (in_use_ stays counted).
+      waiting_submitters_.template wait<void(std::exception_ptr, job<T>)>(
+          0, nullptr, std::move(handler), cancel_mode::complete,
+          admit<T, std::decay_t<Fn>, std::decay_t<Args>>{this->shared_from_this(), std::move(fn),
+                                                         std::move(args)});
+    }
+  }
+
+  // A waiting submitter's completion: a place was handed over, or the scope stopped (stop()
+  // wakes waiting submitters without a place), or the wait was cancelled (nothing submitted).
+  template <class T, class Fn, class Args>
+  struct admit {
+    std::shared_ptr<scope_state> s;
+    Fn fn;
+    Args args;
+    template <class Handler>
+    void operator()(Handler&& h, std::exception_ptr error) {
+      if (!error && (s->stopping_ || s->closed_)) error = s->closed_error();
+      if (error) {
+        std::move(h)(std::move(error), job<T>());
+        return;
+      }
+      auto j = s->enqueue(s->make_job_from(std::move(fn), std::move(args)), true);
+      std::move(h)(std::exception_ptr(), std::move(j));
+    }
+  };
+
+  template <class Fn, class Args>
+  auto make_job_from(Fn fn, Args args) {
+    return std::apply([&](auto&... a) { return make_job(std::move(fn), std::move(a)...); }, args);
+  }
+
   template <class Fn, class... Args>
   auto make_job(Fn fn, Args... args) {
     using T = job_result_t<Fn, Args...>;
@@ -354,7 +402,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   }
 
   // A worker is about to look at ready_ (returning_), or one is woken or spawned.
-  void wake_worker() {
+  [[gnu::always_inline]] void wake_worker() {
     if (ready_.size() <= returning_) return;
     if (!idle_workers_.empty()) {
       ++returning_;
@@ -367,11 +415,10 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
 
   void spawn_worker() {
     std::size_t id = workers_ctx_.size();
-    for (std::size_t i = 0; i < workers_ctx_.size(); ++i)
-      if (!workers_ctx_[i]->alive) {
-        id = i;
-        break;
-      }
+    if (!exited_workers_.empty()) {
+      id = exited_workers_.back();
+      exited_workers_.pop_back();
+    }
     if (id == workers_ctx_.size())
       workers_ctx_.push_back(
           std::make_unique<worker_slot>(std::make_shared<worker_context<Clock>>(ex_)));
@@ -387,6 +434,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
               s.workers_ctx_[id]->ctx->signal.slot(), [self, id](std::exception_ptr) mutable {
                 auto& s = *self;
                 s.workers_ctx_[id]->alive = false;
+                s.exited_workers_.push_back(id);
                 --s.workers_alive_;
                 // Asio is still inside this worker's frame: let the state
                 // die later, if last.
@@ -420,10 +468,10 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     }
   }
 
-  [[gnu::always_inline]] void finish_job(job_base& j, std::exception_ptr error, bool placed) {
+  [[gnu::always_inline]] void finish_job(job_base& j, std::exception_ptr&& error, bool placed) {
     j.st = job_base::state::done;
     j.signal = nullptr;
-    j.error = std::move(error);
+    if (error) j.error = std::move(error);                // (a job's error starts null)
     if (!j.waiters.empty()) j.waiters.fail_all(nullptr);  // (no error temporary per job)
     if (placed) release_place();
     if (--alive_ == 0) idle_waiters_.fail_all(nullptr);
@@ -439,7 +487,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   }
 
   // The outcome of a job that ran.
-  void job_ended(job_base& j, std::exception_ptr error, bool started) {
+  [[gnu::always_inline]] void job_ended(job_base& j, std::exception_ptr&& error, bool started) {
     if (!started) {
       // Cancelled while it waited for a limit.
       record(progress_, progress::event::pulled_cancelled);
@@ -470,6 +518,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   boost::asio::awaitable<void> worker(std::size_t id) {
     auto& slot = *workers_ctx_[id];
     auto& w = *slot.ctx;
+    held_limits held;  // a job's limits, released when it ends
     try {
       while (!closed_) {
         if (ready_.empty()) {
@@ -491,11 +540,9 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         j->st = job_base::state::running;
         j->signal = &w.signal;
         std::exception_ptr error;
-        held_limits held;
         bool started = false;
         try {
-          if (limits_.any() && !limits_.try_acquire(held))
-            co_await limits_.acquire(held, progress_);
+          if (limited_ && !limits_.try_acquire(held)) co_await limits_.acquire(held, progress_);
           record(progress_, progress::event::started);
           started = true;
           if (attempts_) {
@@ -514,7 +561,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         } catch (...) {
           error = std::current_exception();
         }
-        held.release();
+        if (limited_) held.release();
         slot.busy = false;
         const bool reset = j->cancel_requested || stopping_;
         ++returning_;  // back to ready_ right after the hand-off below
@@ -535,6 +582,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   sluice::progress own_progress_;
   sluice::progress* progress_;
   run_limits<Clock> limits_;
+  bool limited_;  // limits_.any()
 
   std::size_t places_;
   std::size_t in_use_ = 0;
@@ -543,6 +591,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   job_queue pending_;  // spawned beyond capacity: wait for a place
 
   std::vector<std::unique_ptr<worker_slot>> workers_ctx_;
+  std::vector<std::size_t> exited_workers_;  // slots free for a new worker
   wait_queue<char> idle_workers_;
   std::size_t returning_ = 0;  // workers about to look at ready_
   std::size_t workers_alive_ = 0;
@@ -595,9 +644,14 @@ class basic_task_scope {
   /// Submits fn(args...) (returning asio::awaitable<T>; fn and args are copied into the
   /// job), waiting while the scope is at capacity. Throws scope_closed once the scope has
   /// stopped. Cancelling the wait submits nothing.
+  ///
+  /// An Asio asynchronous operation, deferred, with the signature
+  /// void(std::exception_ptr, job<T>): `co_await scope.submit(fn)` awaits it without a
+  /// coroutine frame of its own, and with a free place resumes the caller at once;
+  /// `scope.submit(fn)(token)` launches it with any completion token (`asio::use_awaitable`
+  /// makes an awaitable). Await it before the scope ends.
   template <class Fn, class... Args>
-  [[nodiscard]] boost::asio::awaitable<job<detail::job_result_t<Fn, Args...>>> submit(
-      Fn fn, Args... args) {
+  [[nodiscard]] auto submit(Fn fn, Args... args) {
     return st_->submit(std::move(fn), std::move(args)...);
   }
 
