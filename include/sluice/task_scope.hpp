@@ -252,11 +252,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   job<job_result_t<Fn, Args...>> spawn(Fn fn, Args... args) {
     check_open();
     auto j = make_job(std::move(fn), std::move(args)...);
-    if (in_use_ < places_ && waiting_submitters_.empty() && pending_.empty()) {
-      ++in_use_;
-      return enqueue(std::move(j), true);
-    }
-    return enqueue(std::move(j), false);
+    const bool placed = take_free_place();
+    return enqueue(std::move(j), placed);
   }
 
   /// Waits until no job is left. Cancelling the caller cancels the scope and still waits.
@@ -334,8 +331,17 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         scope_closed(this, "it halted (" + policy_.halt().to_string() + ")"));
   }
 
+  [[nodiscard]] bool taking_jobs() const noexcept { return !stopping_ && !closed_; }
+
   void check_open() const {
-    if (stopping_ || closed_) std::rethrow_exception(closed_error());
+    if (!taking_jobs()) std::rethrow_exception(closed_error());
+  }
+
+  // Takes a place for a new job if one is free and nobody queued waits for one.
+  [[nodiscard]] bool take_free_place() noexcept {
+    if (in_use_ >= places_ || !waiting_submitters_.empty() || !pending_.empty()) return false;
+    ++in_use_;
+    return true;
   }
 
   // Called once the submitter is suspended. With a free place the job is queued and the
@@ -343,10 +349,9 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   // at capacity it waits for the place a job frees.
   template <class T, class Handler, class Fn, class Args>
   void start_submit(Handler&& handler, Fn&& fn, Args&& args) {
-    if (stopping_ || closed_) {
+    if (!taking_jobs()) {
       complete_soon(std::move(handler), closed_error(), job<T>());
-    } else if (in_use_ < places_ && waiting_submitters_.empty() && pending_.empty()) {
-      ++in_use_;
+    } else if (take_free_place()) {
       complete_soon(std::move(handler), std::exception_ptr(),
                     enqueue(make_job_from(std::move(fn), std::move(args)), true));
     } else {
@@ -367,7 +372,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     Args args;
     template <class Handler>
     void operator()(Handler&& h, std::exception_ptr error) {
-      if (!error && (s->stopping_ || s->closed_)) error = s->closed_error();
+      if (!error && !s->taking_jobs()) error = s->closed_error();
       if (error) {
         std::move(h)(std::move(error), job<T>());
         return;
