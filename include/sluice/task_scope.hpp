@@ -131,7 +131,7 @@ struct job_state : job_base {
 template <class T, class Fn, class Args>
 struct job_impl final : job_state<T> {
   job_impl(Fn f, Args a) : fn(std::move(f)), args(std::move(a)) {}
-  boost::asio::awaitable<void> attempt() override {
+  [[gnu::flatten]] boost::asio::awaitable<void> attempt() override {
     if constexpr (std::is_void_v<T>) {
       return std::apply(fn, args);  // no frame of its own: the task's awaitable as is
     } else {
@@ -277,7 +277,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
       auto drop = [this](job_queue& q, bool placed) {
         while (!q.empty()) {
           auto j = q.pop_front();
-          record(progress_, progress::event::pulled_cancelled);
+          progress_->record(progress::event::pulled_cancelled);
           finish_job(*j, j->cancel_requested ? cancelled_error() : closed_error(), placed);
         }
       };
@@ -349,18 +349,27 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   // at capacity it waits for the place a job frees.
   template <class T, class Handler, class Fn, class Args>
   void start_submit(Handler&& handler, Fn&& fn, Args&& args) {
-    if (!taking_jobs()) {
-      complete_soon(std::move(handler), closed_error(), job<T>());
-    } else if (take_free_place()) {
+    if (taking_jobs() && take_free_place()) [[likely]] {
       complete_soon(std::move(handler), std::exception_ptr(),
                     enqueue(make_job_from(std::move(fn), std::move(args)), true));
     } else {
-      // The place is handed over by the job that frees it (in_use_ stays counted).
-      waiting_submitters_.template wait<void(std::exception_ptr, job<T>)>(
-          0, nullptr, std::move(handler), cancel_mode::complete,
-          admit<T, std::decay_t<Fn>, std::decay_t<Args>>{this->shared_from_this(), std::move(fn),
-                                                         std::move(args)});
+      wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
     }
+  }
+
+  // start_submit when the scope is closed or full. (Out of line: the common path above stays
+  // small.)
+  template <class T, class Handler, class Fn, class Args>
+  [[gnu::noinline]] void wait_to_submit(Handler&& handler, Fn&& fn, Args&& args) {
+    if (!taking_jobs()) {
+      complete_soon(std::move(handler), closed_error(), job<T>());
+      return;
+    }
+    // The place is handed over by the job that frees it (in_use_ stays counted).
+    waiting_submitters_.template wait<void(std::exception_ptr, job<T>)>(
+        0, nullptr, std::move(handler), cancel_mode::complete,
+        admit<T, std::decay_t<Fn>, std::decay_t<Args>>{this->shared_from_this(), std::move(fn),
+                                                       std::move(args)});
   }
 
   // A waiting submitter's completion: a place was handed over, or the scope stopped (stop()
@@ -394,7 +403,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         std::move(fn), std::tuple<Args...>(std::move(args)...)));
     j->id = submitted_++;
     ++alive_;
-    record(progress_, progress::event::pulled);
+    progress_->record(progress::event::pulled);
     return j;
   }
 
@@ -495,18 +504,18 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   [[gnu::always_inline]] void job_ended(job_base& j, std::exception_ptr&& error, bool started) {
     if (!started) {
       // Cancelled while it waited for a limit.
-      record(progress_, progress::event::pulled_cancelled);
+      progress_->record(progress::event::pulled_cancelled);
       if (!j.cancel_requested) error = closed_error();
     } else if (!error) {
-      record(progress_, progress::event::succeeded);
+      progress_->record(progress::event::succeeded);
       if (opts_.errors == error_policy::halt) apply(policy_.on_success());
     } else if (j.cancel_requested) {
-      record(progress_, progress::event::cancelled);
+      progress_->record(progress::event::cancelled);
     } else if (stopping_ && is_cancellation(error)) {
-      record(progress_, progress::event::cancelled);
+      progress_->record(progress::event::cancelled);
       error = closed_error();
     } else {
-      record(progress_, progress::event::failed);
+      progress_->record(progress::event::failed);
       apply(policy_.on_failure(j.id, error, j.attempts));
     }
     finish_job(j, std::move(error), true);
@@ -537,7 +546,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         if (ready_.empty()) resume_submitters();
         if (j->cancel_requested) {
           ++returning_;
-          record(progress_, progress::event::pulled_cancelled);
+          progress_->record(progress::event::pulled_cancelled);
           finish_job(*j, cancelled_error(), true);
           continue;
         }
@@ -548,7 +557,7 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         bool started = false;
         try {
           if (limited_ && !limits_.try_acquire(held)) co_await limits_.acquire(held, progress_);
-          record(progress_, progress::event::started);
+          progress_->record(progress::event::started);
           started = true;
           if (attempts_) {
             auto attempt = [&] { return j->attempt(); };

@@ -25,7 +25,7 @@ class block_cache {
   static void* allocate(std::size_t bytes) {
     const std::size_t c = size_class(bytes);
     if (c < classes) {
-      lists& l = local();
+      lists& l = cache;
       if (free_block* b = l.head[c]) {
         l.head[c] = b->next;
         --l.count[c];
@@ -41,8 +41,10 @@ class block_cache {
   static void deallocate(void* p, std::size_t bytes) noexcept {
     const std::size_t c = size_class(bytes);
     if (c < classes) {
-      lists& l = local();
+      lists& l = cache;
       if (l.count[c] < max_cached(c)) {
+        if (!l.draining) [[unlikely]]
+          arm_drain();
         l.head[c] = ::new (p) free_block{l.head[c]};
         ++l.count[c];
         return;
@@ -61,22 +63,23 @@ class block_cache {
   struct free_block {
     free_block* next;
   };
-  // The thread's free lists. Trivially destructible, so still usable while other
-  // thread_locals are destroyed: `drain` empties them into operator delete when the thread
-  // ends, and from then on blocks go straight back to the heap.
+  // The thread's free lists: constant-initialised and trivially destructible, so reaching
+  // them costs no initialisation guard, and they stay usable while other thread_locals are
+  // destroyed. The first block cached on a thread arms `drain`, which empties them into
+  // operator delete when the thread ends; from then on blocks go straight back to the heap.
   struct lists {
     std::array<free_block*, classes> head;
     std::array<std::size_t, classes> count;
+    bool draining;  // `drain` is armed (or has run)
   };
   struct drain {
-    lists& l;
     ~drain() {
       for (std::size_t c = 0; c < classes; ++c) {
-        while (free_block* b = l.head[c]) {
-          l.head[c] = b->next;
+        while (free_block* b = cache.head[c]) {
+          cache.head[c] = b->next;
           ::operator delete(b);
         }
-        l.count[c] = max_cached(c);
+        cache.count[c] = max_cached(c);
       }
     }
   };
@@ -84,11 +87,13 @@ class block_cache {
   static std::size_t size_class(std::size_t bytes) noexcept {
     return bytes == 0 ? 0 : (bytes - 1) / granule;
   }
-  static lists& local() noexcept {
-    thread_local lists l{};
-    thread_local drain d{l};
-    return d.l;
+  [[gnu::noinline]] static void arm_drain() noexcept {
+    cache.draining = true;
+    thread_local drain d;
+    (void)d;
   }
+
+  static constinit inline thread_local lists cache{};
 };
 
 /// A standard allocator over block_cache: for the nodes of asynchronous operations whose

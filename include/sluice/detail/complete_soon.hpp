@@ -56,7 +56,7 @@ struct inline_completions {
     tail = p;
   }
   /// Runs the parked completions (and those they park) in order.
-  void run_parked() {
+  [[gnu::noinline]] void run_parked() {
     while (parked_completion* p = head) {
       head = p->next;
       if (!head) tail = nullptr;
@@ -77,6 +77,28 @@ inline constexpr bool resumes_a_coroutine = std::is_base_of_v<
 /// Deeper than this, a completion is parked (and the stack unwinds first).
 inline constexpr unsigned max_inline_completions = 4;
 
+/// Parks `handler(args...)` on this thread's list (the stack is deep): run by the outermost
+/// complete_soon. Out of line, so that complete_soon's common path stays small.
+template <class Handler, class... Args>
+[[gnu::noinline]] void park_completion(Handler&& handler, Args&&... args) {
+  struct parked : parked_completion {
+    parked(Handler&& h, Args&&... a) : handler(std::move(h)), args(std::forward<Args>(a)...) {}
+    Handler handler;
+    std::tuple<std::decay_t<Args>...> args;
+  };
+  auto* p = ::new (block_cache::allocate(sizeof(parked)))
+      parked(std::move(handler), std::forward<Args>(args)...);
+  p->run = [](parked_completion* base) {
+    auto* self = static_cast<parked*>(base);
+    Handler h(std::move(self->handler));
+    std::tuple<std::decay_t<Args>...> a(std::move(self->args));
+    self->~parked();
+    block_cache::deallocate(self, sizeof(parked));
+    std::apply([&](auto&... v) { std::move(h)(std::move(v)...); }, a);
+  };
+  completions_here.park(p);
+}
+
 /// Calls `handler(args...)` before returning when its executor runs on this thread: at once
 /// while few completions are nested here, else once the outermost of them has returned.
 /// Otherwise posts the call to the handler's executor.
@@ -95,22 +117,7 @@ void complete_soon(Handler&& handler, Args&&... args) {
   }
   auto& c = completions_here;
   if (c.depth >= max_inline_completions) {
-    struct parked : parked_completion {
-      parked(Handler&& h, Args&&... a) : handler(std::move(h)), args(std::forward<Args>(a)...) {}
-      Handler handler;
-      std::tuple<std::decay_t<Args>...> args;
-    };
-    auto* p = ::new (block_cache::allocate(sizeof(parked)))
-        parked(std::move(handler), std::forward<Args>(args)...);
-    p->run = [](parked_completion* base) {
-      auto* self = static_cast<parked*>(base);
-      Handler h(std::move(self->handler));
-      std::tuple<std::decay_t<Args>...> a(std::move(self->args));
-      self->~parked();
-      block_cache::deallocate(self, sizeof(parked));
-      std::apply([&](auto&... v) { std::move(h)(std::move(v)...); }, a);
-    };
-    c.park(p);
+    park_completion(std::move(handler), std::forward<Args>(args)...);
     return;
   }
   struct nested {
@@ -121,7 +128,7 @@ void complete_soon(Handler&& handler, Args&&... args) {
     nested& operator=(const nested&) = delete;
   } level(c);
   std::move(handler)(std::forward<Args>(args)...);
-  if (c.depth == 1) c.run_parked();  // the outermost: the stack has unwound to here
+  if (c.depth == 1 && c.head) c.run_parked();  // the outermost: the stack has unwound to here
 }
 
 }  // namespace sluice::detail

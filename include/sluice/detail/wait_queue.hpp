@@ -74,8 +74,8 @@ class wait_queue {
   wait_queue(const wait_queue&) = delete;
   wait_queue& operator=(const wait_queue&) = delete;
   ~wait_queue() {
-    // (Building the error formats a system_error message: only when someone will see it.)
-    if (head_) fail_all(cancelled_error());
+    if (head_) [[unlikely]]
+      fail_all_cancelled();
   }
 
   [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
@@ -215,6 +215,10 @@ class wait_queue {
       if (owner) owner->on_cancelled(data);
     }
   };
+
+  // (Out of line: building the error formats a system_error message, and inlined into the
+  // destructor of every object that holds a queue it would cost them all a stack frame.)
+  [[gnu::noinline, gnu::cold]] void fail_all_cancelled() { fail_all(cancelled_error()); }
 
   void push_back(node* n) {
     n->prev = tail_;
