@@ -42,7 +42,8 @@ jsonl_error::jsonl_error(std::string file, std::size_t line, std::string field,
     : std::runtime_error(located(file, line, what)),
       file_(std::move(file)),
       line_(line),
-      field_(std::move(field)) {}
+      field_(std::move(field)),
+      reason_(what) {}
 
 std::string detail::duration_text(std::chrono::nanoseconds d) {
   struct unit {

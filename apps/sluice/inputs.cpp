@@ -129,8 +129,14 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
       jsonl_ = true;
       total_ = rows;
     } catch (const jsonl_error& e) {
-      // A row that is not an object: lines, unless --jsonl said otherwise.
+      // A line that is not a JSON object makes the input text lines, unless --jsonl says it
+      // is JSON Lines, or --key needs it to be: then that line is the error.
       if (c.format == input_format::jsonl || !e.field().empty()) throw;
+      if (!key_field_.empty())
+        throw jsonl_error(e.file(), e.line(), {},
+                          "--key " + key_field_ +
+                              " needs JSON Lines input, and this line is not a JSON object (" +
+                              e.reason() + ")");
     }
   }
   if (file && !jsonl_) {

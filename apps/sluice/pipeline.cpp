@@ -358,7 +358,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
     if (!c.key.empty())
       throw usage_error("--key " + c.key + " needs JSON Lines input, and " + inputs.name() +
                         " is read as text lines" +
-                        (inputs.total() ? " (some line is not a JSON object)" : " (give --jsonl)"));
+                        (c.format == input_format::lines ? " (--lines)" : " (give --jsonl)"));
     kind.inputs_are_lines();
   }
 

@@ -55,11 +55,14 @@ class jsonl_error : public std::runtime_error {
   /// 1-based; 0 when the error is about the file as a whole.
   [[nodiscard]] std::size_t line() const noexcept { return line_; }
   [[nodiscard]] const std::string& field() const noexcept { return field_; }
+  /// What is wrong, without the file and line.
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
  private:
   std::string file_;
   std::size_t line_;
   std::string field_;
+  std::string reason_;
 };
 
 namespace detail {

@@ -493,6 +493,8 @@ TEST(Cli, BadUsageIs101WithAMessage) {
            {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
            {{"run", "--bogus", "echo"}, "bogus"},
            {{"run", "--dedupe", "echo", ":::", "a"}, "--dedupe needs -o"},
+           {{"run", "--key", "id", "echo", ":::", "a"},
+            "--key id needs JSON Lines input, and ::: is read as text lines (give --jsonl)"},
        }) {
     auto r = sluice(d, args);
     EXPECT_EQ(r.code, 101) << message;
@@ -513,6 +515,21 @@ TEST(Cli, BadInputIs102NamingFileLineAndField) {
   r = sluice(d, {"run", "-i", "miss.jsonl", "--", "echo", "{v}"});
   EXPECT_EQ(r.code, 102);
   EXPECT_NE(r.err.find("miss.jsonl:2: field \"v\""), std::string::npos) << r.err;
+
+  // Without --jsonl a line that is not a JSON object makes a file text lines; --key needs
+  // JSON Lines, so that line is the error.
+  write_file(d / "torn.jsonl", "{\"id\":1}\n{\"id\":\n{\"id\":3}\n");
+  r = sluice(d, {"run", "--key", "id", "-i", "torn.jsonl", "--", "echo", "{id}"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("torn.jsonl:2: --key id needs JSON Lines input, and this line is not a "
+                       "JSON object (invalid JSON"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+  write_file(d / "names.txt", "ada\ngrace\n");
+  r = sluice(d, {"run", "--key", "id", "-i", "names.txt", "--", "echo"});
+  EXPECT_EQ(r.code, 102);
+  EXPECT_NE(r.err.find("names.txt:1: --key id needs JSON Lines input"), std::string::npos) << r.err;
 
   r = sluice(d, {"run", "-i", "nope.txt", "--", "echo"});
   EXPECT_EQ(r.code, 102);
