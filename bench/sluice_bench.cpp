@@ -17,11 +17,16 @@
 //       (written first if FILE is missing or of another size); prints mb_per_s
 //   append  N ROW_BYTES [default|each_row]: N rows through jsonl_writer with that fsync
 //       policy; prints rows_per_s and us_per_row
+//   floor  n co_awaits in one coroutine, what a scope job cannot do without (`limit` unused):
+//       variants: op (default), an Asio operation of submit's shape, void(exception_ptr, T),
+//       completing inside its initiation through detail::complete_soon; call, a coroutine
+//       that returns at once (what every runner's task is)
 // Prints one line: peer=sluice-<variant> workload=.. n=.. limit=.. wall_ms=.. ns_per_task=..
 // (+ overhead_ms for w4, starts_per_s and max_starts_100ms for w5). Peak RSS is measured
 // from outside (/usr/bin/time -f %M).
 #include "storage_workloads.hpp"
 
+#include <sluice/detail/complete_soon.hpp>
 #include <sluice/sluice.hpp>
 
 #include <boost/asio.hpp>
@@ -50,6 +55,15 @@ asio::awaitable<std::size_t> sleep10(std::size_t i) {
   co_return i;
 }
 
+// An operation completing at once, in the shape of task_scope::submit with a free place.
+auto ready_op(std::size_t i) {
+  return asio::async_initiate<const asio::deferred_t&, void(std::exception_ptr, std::size_t)>(
+      [](auto&& handler, std::size_t v) {
+        sluice::detail::complete_soon(std::move(handler), std::exception_ptr(), v);
+      },
+      asio::deferred, i);
+}
+
 struct result {
   double wall_ns = 0;
   std::size_t count = 0;
@@ -59,7 +73,8 @@ struct result {
 int usage() {
   std::fprintf(
       stderr,
-      "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load|resume_scan|append N LIMIT "
+      "usage: sluice_bench w1|w2|w3|w4|w5|scope|spawn|batch_load|floor|resume_scan|append N "
+      "LIMIT "
       "[variant]\n");
   return 2;
 }
@@ -146,6 +161,13 @@ int main(int argc, char** argv) {
             std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
       }
       batches = loader.batches();
+    } else if (wl == "floor") {
+      if (argc <= 4) variant = "op";
+      if (variant == "call") {
+        for (std::size_t i = 0; i < n; ++i) r.count += co_await noop(i) == i;
+      } else {
+        for (std::size_t i = 0; i < n; ++i) r.count += co_await ready_op(i) == i;
+      }
     } else if (wl == "w5") {
       r.starts.reserve(n);
       co_await sluice::run_on_each(
@@ -159,7 +181,7 @@ int main(int argc, char** argv) {
     r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
   };
   if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load" &&
-      wl != "scope" && wl != "spawn")
+      wl != "scope" && wl != "spawn" && wl != "floor")
     return usage();
   asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
