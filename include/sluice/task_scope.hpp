@@ -131,7 +131,7 @@ struct job_state : job_base {
 template <class T, class Fn, class Args>
 struct job_impl final : job_state<T> {
   job_impl(Fn f, Args a) : fn(std::move(f)), args(std::move(a)) {}
-  [[gnu::flatten]] boost::asio::awaitable<void> attempt() override {
+  boost::asio::awaitable<void> attempt() override {
     if constexpr (std::is_void_v<T>) {
       return std::apply(fn, args);  // no frame of its own: the task's awaitable as is
     } else {
