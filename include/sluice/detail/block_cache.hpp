@@ -43,7 +43,7 @@ class block_cache {
     if (c < classes) {
       lists& l = cache;
       if (l.count[c] < max_cached(c)) {
-        if (!l.draining) [[unlikely]]
+        if (!l.drain_armed) [[unlikely]]
           arm_drain();
         l.head[c] = ::new (p) free_block{l.head[c]};
         ++l.count[c];
@@ -70,7 +70,7 @@ class block_cache {
   struct lists {
     std::array<free_block*, classes> head;
     std::array<std::size_t, classes> count;
-    bool draining;  // `drain` is armed (or has run)
+    bool drain_armed;  // `drain` will run (or has run) when the thread ends
   };
   struct drain {
     ~drain() {
@@ -88,7 +88,7 @@ class block_cache {
     return bytes == 0 ? 0 : (bytes - 1) / granule;
   }
   [[gnu::noinline]] static void arm_drain() noexcept {
-    cache.draining = true;
+    cache.drain_armed = true;
     thread_local drain d;
     (void)d;
   }

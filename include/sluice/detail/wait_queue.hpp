@@ -216,8 +216,8 @@ class wait_queue {
     }
   };
 
-  // (Out of line: building the error formats a system_error message, and inlined into the
-  // destructor of every object that holds a queue it would cost them all a stack frame.)
+  // (Out of line and cold: it builds an error, which formats a system_error message; inlined,
+  // it would lengthen the destructor of every object that holds a queue.)
   [[gnu::noinline, gnu::cold]] void fail_all_cancelled() { fail_all(cancelled_error()); }
 
   void push_back(node* n) {
