@@ -307,7 +307,6 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     explicit worker_slot(std::shared_ptr<worker_context<Clock>> c) : ctx(std::move(c)) {}
     std::shared_ptr<worker_context<Clock>> ctx;
     bool busy = false;
-    bool alive = false;
   };
 
   static const options& check(const options& o) {
@@ -436,8 +435,6 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     if (id == workers_ctx_.size())
       workers_ctx_.push_back(
           std::make_unique<worker_slot>(std::make_shared<worker_context<Clock>>(ex_)));
-    auto& slot = *workers_ctx_[id];
-    slot.alive = true;
     ++workers_alive_;
     ++returning_;  // it will look at ready_ when it starts
     boost::asio::post(ex_, [self = this->shared_from_this(), id] {
@@ -447,7 +444,6 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
           boost::asio::bind_cancellation_slot(
               s.workers_ctx_[id]->ctx->signal.slot(), [self, id](std::exception_ptr) mutable {
                 auto& s = *self;
-                s.workers_ctx_[id]->alive = false;
                 s.exited_workers_.push_back(id);
                 --s.workers_alive_;
                 // Asio is still inside this worker's frame: let the state
