@@ -155,20 +155,56 @@ TEST(TaskScope, SubmitTakesAnyCompletionToken) {
 }
 
 TEST(TaskScope, AProducerThatNeverWaitsDoesNotExhaustTheStack) {
-  // With free places each submit resumes the producer inside the previous one's completion.
-  // 100,000 of them in a row, never waiting for a place, nest only a few levels deep: the
-  // rest wait for the stack to unwind (without the bound this overflows the stack).
+  // With free places, an awaited submit goes on without suspending the producer, and one
+  // launched with another token (use_awaitable) resumes the producer inside the previous
+  // one's completion. 100,000 of each in a row, never waiting for a place: the first kind
+  // never nests, the second only a few levels deep (the rest wait for the stack to unwind;
+  // without the bound it overflows the stack). Neither gives the workers a turn.
   constexpr int n = 100'000;
   int ran = 0;
-  run_virtual(in_scope({.max_at_once = n}, [&](scope& s) -> asio::awaitable<void> {
-    for (int i = 0; i < n; ++i)
-      co_await s.submit([&ran]() -> asio::awaitable<void> {
-        ++ran;
-        co_return;
-      });
-    EXPECT_EQ(ran, 0);  // the producer never gave the workers a turn
+  run_virtual(in_scope({.max_at_once = 2 * n}, [&](scope& s) -> asio::awaitable<void> {
+    auto job = [&ran]() -> asio::awaitable<void> {
+      ++ran;
+      co_return;
+    };
+    for (int i = 0; i < n; ++i) co_await s.submit(job);
+    for (int i = 0; i < n; ++i) co_await s.submit(job)(asio::use_awaitable);
+    EXPECT_EQ(ran, 0);
   }));
-  EXPECT_EQ(ran, n);
+  EXPECT_EQ(ran, 2 * n);
+}
+
+TEST(TaskScope, ASubmitWhoseJobCannotBeMadeTakesNoPlace) {
+  // The function is moved into the job when the submit completes; if that throws, the
+  // submitter gets the exception and nothing is submitted: no id, no count, and the one place
+  // stays free for the next submit.
+  struct fragile {
+    bool* armed;
+    explicit fragile(bool* a) : armed(a) {}
+    fragile(const fragile&) = default;
+    fragile(fragile&& o) : armed(o.armed) {
+      if (*armed) throw boom("moved");
+    }
+    asio::awaitable<int> operator()() const { co_return 7; }
+  };
+  bool armed = false;
+  bool threw = false;
+  auto r = run_virtual(in_scope({.max_at_once = 1}, [&](scope& s) -> asio::awaitable<int> {
+    auto op = s.submit(fragile(&armed));
+    armed = true;
+    try {
+      (void)co_await std::move(op);
+    } catch (const boom&) {
+      threw = true;
+    }
+    armed = false;
+    EXPECT_EQ(s.counters().snapshot().pulled, 0u);
+    auto j = co_await s.submit(fragile(&armed));
+    EXPECT_EQ(j.id(), 0u);
+    co_return co_await j.result();
+  }));
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(r, 7);
 }
 
 TEST(TaskScope, JobsSubmitMoreJobs) {

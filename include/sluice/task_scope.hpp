@@ -10,6 +10,7 @@
 #include "sluice/detail/complete_soon.hpp"
 #include "sluice/detail/engine.hpp"
 #include "sluice/detail/failure_policy.hpp"
+#include "sluice/detail/immediate_operation.hpp"
 #include "sluice/detail/limits.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/errors.hpp"
@@ -130,7 +131,7 @@ struct job_state : job_base {
 
 template <class T, class Fn, class Args>
 struct job_impl final : job_state<T> {
-  job_impl(Fn f, Args a) : fn(std::move(f)), args(std::move(a)) {}
+  job_impl(Fn&& f, Args&& a) : fn(std::move(f)), args(std::move(a)) {}
   boost::asio::awaitable<void> attempt() override {
     if constexpr (std::is_void_v<T>) {
       return std::apply(fn, args);  // no frame of its own: the task's awaitable as is
@@ -235,23 +236,21 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
   [[nodiscard]] sluice::progress& counters() noexcept { return *progress_; }
   [[nodiscard]] const std::vector<task_error>& errors() noexcept { return policy_.errors(); }
 
-  /// submit() as a deferred operation: void(std::exception_ptr, job<T>) (an empty handle
-  /// with an error).
+  /// submit() as an asynchronous operation, void(std::exception_ptr, job<T>) (an empty handle
+  /// with an error). A coroutine that awaits it with a free place is not suspended.
   template <class Fn, class... Args>
   auto submit(Fn fn, Args... args) {
     using T = job_result_t<Fn, Args...>;
-    return boost::asio::async_initiate<const boost::asio::deferred_t&,
-                                       void(std::exception_ptr, job<T>)>(
-        [](auto&& handler, scope_state* s, Fn&& fn, std::tuple<Args...>&& args) {
-          s->template start_submit<T>(std::move(handler), std::move(fn), std::move(args));
-        },
-        boost::asio::deferred, this, std::move(fn), std::tuple<Args...>(std::move(args)...));
+    using impl = submission<T, Fn, std::tuple<Args...>>;
+    return immediate_operation<impl>(
+        impl{this, std::move(fn), std::tuple<Args...>(std::move(args)...)});
   }
 
   template <class Fn, class... Args>
   job<job_result_t<Fn, Args...>> spawn(Fn fn, Args... args) {
     check_open();
-    auto j = make_job(std::move(fn), std::move(args)...);
+    auto j =
+        make_job<job_result_t<Fn, Args...>>(std::move(fn), std::tuple<Args...>(std::move(args)...));
     const bool placed = take_free_place();
     return enqueue(std::move(j), placed);
   }
@@ -336,25 +335,46 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     if (!taking_jobs()) std::rethrow_exception(closed_error());
   }
 
-  // Takes a place for a new job if one is free and nobody queued waits for one.
+  // A place is free for a new job, and nobody queued waits for one.
+  [[nodiscard]] bool place_free() const noexcept {
+    return in_use_ < places_ && waiting_submitters_.empty() && pending_.empty();
+  }
+
+  // Takes a place for a new job if one is free.
   [[nodiscard]] bool take_free_place() noexcept {
-    if (in_use_ >= places_ || !waiting_submitters_.empty() || !pending_.empty()) return false;
+    if (!place_free()) return false;
     ++in_use_;
     return true;
   }
 
-  // Called once the submitter is suspended. With a free place the job is queued and the
-  // submitter resumes before this returns (the usual case: no trip through the executor);
-  // at capacity it waits for the place a job frees.
-  template <class T, class Handler, class Fn, class Args>
-  void start_submit(Handler&& handler, Fn&& fn, Args&& args) {
-    if (taking_jobs() && take_free_place()) [[likely]] {
-      complete_soon(std::move(handler), std::exception_ptr(),
-                    enqueue(make_job_from(std::move(fn), std::move(args)), true));
-    } else {
-      wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
+  // One submit(). With a free place it completes at once: a coroutine awaiting it goes on
+  // without suspending (try_now), and any other handler is called before start returns (no
+  // trip through the executor). At capacity the submitter waits for the place a job frees.
+  template <class T, class Fn, class Args>
+  struct submission {
+    using result_type = job<T>;
+    scope_state* s;
+    Fn fn;
+    Args args;
+
+    // The job's handle if a place is free; else nothing is done.
+    std::optional<job<T>> try_now() {
+      if (!s->taking_jobs() || !s->place_free()) [[unlikely]]
+        return std::nullopt;
+      // (Made first: if moving fn or args throws, no place is taken.)
+      auto j = s->template make_job<T>(std::move(fn), std::move(args));
+      ++s->in_use_;
+      return s->enqueue(std::move(j), true);
     }
-  }
+
+    template <class Handler>
+    void start(Handler&& handler) && {
+      if (auto j = try_now()) [[likely]]
+        complete_soon(std::move(handler), std::exception_ptr(), std::move(*j));
+      else
+        s->template wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
+    }
+  };
 
   // start_submit when the scope is closed or full. (Out of line: the common path above stays
   // small.)
@@ -385,21 +405,23 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
         std::move(h)(std::move(error), job<T>());
         return;
       }
-      auto j = s->enqueue(s->make_job_from(std::move(fn), std::move(args)), true);
-      std::move(h)(std::exception_ptr(), std::move(j));
+      decltype(s->template make_job<T>(std::move(fn), std::move(args))) j;
+      try {
+        j = s->template make_job<T>(std::move(fn), std::move(args));
+      } catch (...) {
+        s->release_place();  // (the place handed over passes on)
+        std::move(h)(std::current_exception(), job<T>());
+        return;
+      }
+      std::move(h)(std::exception_ptr(), s->enqueue(std::move(j), true));
     }
   };
 
-  template <class Fn, class Args>
-  auto make_job_from(Fn fn, Args args) {
-    return std::apply([&](auto&... a) { return make_job(std::move(fn), std::move(a)...); }, args);
-  }
-
-  template <class Fn, class... Args>
-  auto make_job(Fn fn, Args... args) {
-    using T = job_result_t<Fn, Args...>;
-    boost::intrusive_ptr j(new job_impl<T, Fn, std::tuple<Args...>>(
-        std::move(fn), std::tuple<Args...>(std::move(args)...)));
+  // A new job: fn applied to the tuple `args`. (Inlined: a submit's common path.)
+  template <class T, class Fn, class Args>
+  [[gnu::always_inline]] auto make_job(Fn&& fn, Args&& args) {
+    boost::intrusive_ptr j(new job_impl<T, std::decay_t<Fn>, std::decay_t<Args>>(
+        std::forward<Fn>(fn), std::forward<Args>(args)));
     j->id = submitted_++;
     ++alive_;
     progress_->record(progress::event::pulled);
@@ -408,7 +430,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
 
   // Queues a job: `placed` if it holds a place (ready to run), else it waits for one.
   template <class T, class Fn, class Args>
-  job<T> enqueue(boost::intrusive_ptr<job_impl<T, Fn, Args>> j, bool placed) {
+  [[gnu::always_inline]] job<T> enqueue(boost::intrusive_ptr<job_impl<T, Fn, Args>> j,
+                                        bool placed) {
     (placed ? ready_ : pending_).push_back(j);
     if (placed) wake_worker();
     return job<T>(std::move(j));
@@ -655,11 +678,12 @@ class basic_task_scope {
   /// job), waiting while the scope is at capacity. Throws scope_closed once the scope has
   /// stopped. Cancelling the wait submits nothing.
   ///
-  /// An Asio asynchronous operation, deferred, with the signature
-  /// void(std::exception_ptr, job<T>): `co_await scope.submit(fn)` awaits it without a
-  /// coroutine frame of its own, and with a free place resumes the caller at once;
+  /// An Asio asynchronous operation with the signature void(std::exception_ptr, job<T>),
+  /// launched once: `co_await scope.submit(fn)` awaits it without a coroutine frame of its
+  /// own, and with a free place the caller goes on without being suspended;
   /// `scope.submit(fn)(token)` launches it with any completion token (`asio::use_awaitable`
-  /// makes an awaitable). Await it before the scope ends.
+  /// makes an awaitable, `asio::deferred` a deferred operation). Await it before the scope
+  /// ends.
   template <class Fn, class... Args>
   [[nodiscard]] auto submit(Fn fn, Args... args) {
     return st_->submit(std::move(fn), std::move(args)...);
