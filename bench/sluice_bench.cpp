@@ -19,14 +19,16 @@
 //       policy; prints rows_per_s and us_per_row
 //   floor  n co_awaits in one coroutine, what a scope job cannot do without (`limit` unused):
 //       variants: op (default), an Asio operation of submit's shape, void(exception_ptr, T),
-//       completing inside its initiation through detail::complete_soon; call, a coroutine
-//       that returns at once (what every runner's task is)
+//       completing inside its initiation through detail::complete_soon; immediate, the same
+//       as a detail::immediate_operation (submit's shape now: no suspension when it can
+//       complete at once); call, a coroutine that returns at once (what every runner's task is)
 // Prints one line: peer=sluice-<variant> workload=.. n=.. limit=.. wall_ms=.. ns_per_task=..
 // (+ overhead_ms for w4, starts_per_s and max_starts_100ms for w5). Peak RSS is measured
 // from outside (/usr/bin/time -f %M).
 #include "storage_workloads.hpp"
 
 #include <sluice/detail/complete_soon.hpp>
+#include <sluice/detail/immediate_operation.hpp>
 #include <sluice/sluice.hpp>
 
 #include <boost/asio.hpp>
@@ -35,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <ranges>
 #include <string>
 #include <vector>
@@ -63,6 +66,18 @@ auto ready_op(std::size_t i) {
       },
       asio::deferred, i);
 }
+
+// The same, as an operation that can complete before its caller suspends (task_scope::submit's
+// shape since it completes without suspending the coroutine that awaits it).
+struct ready_now {
+  using result_type = std::size_t;
+  std::size_t v;
+  std::optional<std::size_t> try_now() { return v; }
+  template <class Handler>
+  void start(Handler&& h) && {
+    sluice::detail::complete_soon(std::move(h), std::exception_ptr(), v);
+  }
+};
 
 struct result {
   double wall_ns = 0;
@@ -165,6 +180,9 @@ int main(int argc, char** argv) {
       if (argc <= 4) variant = "op";
       if (variant == "call") {
         for (std::size_t i = 0; i < n; ++i) r.count += co_await noop(i) == i;
+      } else if (variant == "immediate") {
+        for (std::size_t i = 0; i < n; ++i)
+          r.count += co_await sluice::detail::immediate_operation(ready_now{i}) == i;
       } else {
         for (std::size_t i = 0; i < n; ++i) r.count += co_await ready_op(i) == i;
       }
