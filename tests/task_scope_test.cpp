@@ -129,8 +129,9 @@ TEST(TaskScope, APlaceFreedWhileAJobWaitsForItsWorkerReachesTheWaitingProducer) 
 }
 
 TEST(TaskScope, SubmitTakesAnyCompletionToken) {
-  // co_await awaits the operation itself; with use_awaitable it is an awaitable; a callback
-  // gets the handle, or the error and an empty handle once the scope is closed.
+  // co_await awaits the operation itself; with use_awaitable it is an awaitable, with
+  // deferred a deferred operation; a callback gets the handle, or the error and an empty
+  // handle once the scope is closed.
   int from_callback = 0;
   std::exception_ptr closed;
   run_virtual(in_scope({.max_at_once = 2}, [&](scope& s) -> asio::awaitable<void> {
@@ -143,13 +144,14 @@ TEST(TaskScope, SubmitTakesAnyCompletionToken) {
     }));
     co_await asio::post(asio::use_awaitable);
     EXPECT_TRUE(b.has_value());
-    from_callback = co_await a.result() + co_await b->result();
+    auto c = co_await s.submit(after, 5ms, 4)(asio::deferred);
+    from_callback = co_await a.result() + co_await b->result() + co_await c.result();
     s.cancel();
     s.submit(after, 1ms, 3)(asio::bind_executor(
         ex, [&](std::exception_ptr e, sluice::job<int>) { closed = std::move(e); }));
     co_await asio::post(asio::use_awaitable);
   }));
-  EXPECT_EQ(from_callback, 3);
+  EXPECT_EQ(from_callback, 7);
   ASSERT_TRUE(closed);
   EXPECT_THROW(std::rethrow_exception(closed), sluice::scope_closed);
 }
