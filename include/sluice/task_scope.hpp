@@ -376,8 +376,8 @@ class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
     }
   };
 
-  // start_submit when the scope is closed or full. (Out of line: the common path above stays
-  // small.)
+  // submission::start when the scope is closed or full. (Out of line: the common path above
+  // stays small.)
   template <class T, class Handler, class Fn, class Args>
   [[gnu::noinline]] void wait_to_submit(Handler&& handler, Fn&& fn, Args&& args) {
     if (!taking_jobs()) {
