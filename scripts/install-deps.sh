@@ -16,6 +16,8 @@ pkgs=(
   libcli11-dev                 # CLI11: the command line of the sluice tool
   libfmt-dev                   # fmt: the CLI's messages, progress line and job log
   libjemalloc-dev              # jemalloc: the sluice tool's allocator (docs/benchmarks.md)
+  libxxhash-dev                # xxHash (XXH3-128, header-only): fingerprints of done tasks on resume
+  python3                      # the tests' strict JSON judge (json.loads of results rows)
   libgtest-dev libgmock-dev    # tests
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests

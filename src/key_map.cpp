@@ -43,9 +43,10 @@ key_map::key_map(const std::filesystem::path& src, const std::filesystem::path& 
 key_map::~key_map() = default;
 
 void key_map::read_dst(const std::filesystem::path& dst) {
-  std::error_code ec;
+  // Locked before it is read: a second run on dst stops here, before it reads or writes.
+  file_lock lock = file_lock::exclusive(dst);
   scan_result scan;
-  if (std::filesystem::exists(dst, ec)) {
+  if (!lock.created()) {
     scan = scan_keys(
         dst, opts_.key,
         [&](const keyed_row& r) {
@@ -54,7 +55,7 @@ void key_map::read_dst(const std::filesystem::path& dst) {
         },
         [&](const jsonl_error& e) { bad_input(opts_.errors, opts_.report, e); });
   }
-  dst_ = open_for_append(dst, scan, opts_.sync, opts_.report);
+  dst_ = open_for_append(dst, scan, opts_.sync, opts_.report, std::move(lock));
   summary_.torn_bytes = scan.torn_bytes;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace sluice::detail {
 namespace json = boost::json;
@@ -36,48 +37,67 @@ void string_key_text(std::string_view s, std::string& out) {
 
 namespace {
 
-// SAX handler that validates a whole row but keeps only its kind and the value of one
-// top-level field, as key_text would give it. A key whose value is an object or array is
-// flagged, and the caller parses that (rare) row again as a DOM.
+// SAX handler that validates a whole row but keeps only its kind and the values of a few
+// top-level fields (names[0] is the key, which must be there; the others may be absent), as
+// key_text would give them. A field whose value is an object or array is flagged, and the
+// caller parses that (rare) row again as a DOM.
 struct key_handler {
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  std::string_view key_name;
+  std::vector<std::string_view> names;
   int depth = 0;
   json::kind top = json::kind::object;
-  bool at_key = false;  // the last top-level member name was key_name
-  bool found = false;
-  bool composite = false;
-  std::string text;  // key_text of the key's value
-  std::string part;  // a member name or the key's string value, as it arrives
+  int at = -1;                    // the field whose value comes next (the last member name's)
+  std::vector<std::string> text;  // key_text of each field's value; empty: not found
+  std::vector<char> composite;    // the field's value is an object or array
+  bool any_composite = false;
+  std::string part;  // a member name or a field's string value, as it arrives
 
-  explicit key_handler(std::string_view name) : key_name(name) {}
+  key_handler(std::string_view key, std::span<const std::string_view> also) : names{key} {
+    names.insert(names.end(), also.begin(), also.end());
+    text.resize(names.size());
+    composite.resize(names.size());
+  }
 
-  bool mine() {  // is the value now starting the key's value? (consumes the flag)
-    bool m = depth == 1 && at_key;
-    at_key = false;
+  [[nodiscard]] bool found(std::size_t i) const { return !text[i].empty(); }
+
+  int mine() {  // the field whose value is now starting, if any (consumes the flag)
+    const int m = depth == 1 ? at : -1;
+    at = -1;
     return m;
   }
   void scalar(json::kind k, const json::value& v) {
     if (depth == 0) top = k;
-    if (mine()) {
-      text = json::serialize(v);
-      found = true;
-      composite = false;
+    if (const int m = mine(); m >= 0) {
+      text[m] = json::serialize(v);
+      composite[m] = false;
     }
   }
   void open(json::kind k) {
     if (depth == 0) top = k;
-    if (mine()) found = composite = true;
+    if (const int m = mine(); m >= 0) {
+      text[m].assign(1, '?');  // found; its text comes from a DOM parse of the row
+      composite[m] = any_composite = true;
+    }
     ++depth;
+  }
+  void member(std::string_view name) {
+    at = -1;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) {
+        at = static_cast<int>(i);
+        return;
+      }
   }
 
   bool on_document_begin(json::error_code&) {
     depth = 0;
-    at_key = found = composite = false;
+    at = -1;
+    for (auto& t : text) t.clear();
+    any_composite = false;
     top = json::kind::object;
     return true;
   }
@@ -105,31 +125,31 @@ struct key_handler {
   bool on_key(json::string_view s, std::size_t, json::error_code&) {
     if (depth == 1) {
       if (part.empty()) {
-        at_key = std::string_view(s.data(), s.size()) == key_name;
+        member({s.data(), s.size()});
       } else {
         part.append(s.data(), s.size());
-        at_key = part == key_name;
+        member(part);
         part.clear();
       }
     }
     return true;
   }
   bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    if (depth == 1 && at_key) part.append(s.data(), s.size());
+    if (depth == 1 && at >= 0) part.append(s.data(), s.size());
     return true;
   }
   bool on_string(json::string_view s, std::size_t, json::error_code&) {
     if (depth == 0) top = json::kind::string;
-    if (!mine()) return true;
+    const int m = mine();
+    if (m < 0) return true;
     if (part.empty()) {
-      string_key_text({s.data(), s.size()}, text);
+      string_key_text({s.data(), s.size()}, text[m]);
     } else {
       part.append(s.data(), s.size());
-      string_key_text(part, text);
+      string_key_text(part, text[m]);
       part.clear();
     }
-    found = true;
-    composite = false;
+    composite[m] = false;
     return true;
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
@@ -166,9 +186,10 @@ void bad_input(on_error errors, const report_fn& report, const jsonl_error& e) {
 
 scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
                       const std::function<void(const keyed_row&)>& on_row,
-                      const std::function<void(const jsonl_error&)>& on_bad) {
+                      const std::function<void(const jsonl_error&)>& on_bad,
+                      std::span<const std::string_view> also) {
   line_file lines(path);
-  json::basic_parser<key_handler> p(row_parse_options(), key_name);
+  json::basic_parser<key_handler> p(row_parse_options(), key_name, also);
   scan_result out;
   file_line l;
   while (lines.next(l)) {
@@ -192,7 +213,7 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       what = invalid_json_message(used, ec);
     } else if (p.handler().top != json::kind::object) {
       what = not_an_object_message(p.handler().top);
-    } else if (!p.handler().found) {
+    } else if (!p.handler().found(0)) {
       on_bad(jsonl_error(lines.name(), l.number, std::string(key_name),
                          "field \"" + std::string(key_name) + "\" is missing"));
       ++out.bad_rows;
@@ -204,17 +225,21 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       continue;
     }
     auto& h = p.handler();
-    if (h.composite) h.text = key_text(parse_row(l.text).as_object().at(key_name));
+    if (h.any_composite) {
+      const json::value row = parse_row(l.text);
+      for (std::size_t i = 0; i < h.names.size(); ++i)
+        if (h.composite[i]) h.text[i] = key_text(row.as_object().at(h.names[i]));
+    }
     if (!l.has_newline) out.needs_newline = true;
     ++out.rows;
-    on_row({l.text, l.number, h.text});
+    on_row({l.text, l.number, l.offset, h.text[0], std::span(h.text).subspan(1)});
   }
   return out;
 }
 
 std::unique_ptr<jsonl_writer> open_for_append(const std::filesystem::path& path,
                                               const scan_result& scan, fsync_policy sync,
-                                              const report_fn& report) {
+                                              const report_fn& report, file_lock lock) {
   if (scan.torn_line != 0) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(scan.torn_offset)) != 0 ||
@@ -229,7 +254,7 @@ std::unique_ptr<jsonl_writer> open_for_append(const std::filesystem::path& path,
                             ": torn last line (" + std::to_string(scan.torn_bytes) +
                             " bytes, no newline, not valid JSON) cut away; resuming");
   }
-  auto out = std::make_unique<jsonl_writer>(path, sync);
+  auto out = std::make_unique<jsonl_writer>(path, sync, std::move(lock));
   if (scan.needs_newline && scan.torn_line == 0) out->write_raw("\n");
   return out;
 }

@@ -75,10 +75,10 @@ void results_file::problem(std::size_t line, const std::string& field, const std
 
 std::vector<key_need> results_file::open() {
   drain();
-  std::error_code ec;
-  bool exists = std::filesystem::exists(path_, ec);
+  // Locked before it is read: a second run on the file stops here, before it reads or writes.
+  file_lock lock = file_lock::exclusive(path_);
   scan_result scan;
-  if (exists) {
+  if (!lock.created()) {
     scanning_ = true;
     scan = scan_keys(
         path_, key_name_, [&](const keyed_row& r) { queue(r.key, r.number); },
@@ -90,7 +90,7 @@ std::vector<key_need> results_file::open() {
     summary_.rows_ignored += scan.bad_rows;
   }
   // Only now that the whole file has been accepted is anything changed in it.
-  out_ = open_for_append(path_, scan, opts_.sync, opts_.report);
+  out_ = open_for_append(path_, scan, opts_.sync, opts_.report, std::move(lock));
   summary_.torn_bytes = scan.torn_bytes;
   std::vector<key_need> missing;
   for (std::size_t id = 0; id < needed_.size(); ++id)

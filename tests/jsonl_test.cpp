@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 namespace sluice::test {
 namespace {
@@ -183,6 +186,47 @@ TEST(JsonlWriter, ADirectoryCannotBeOpenedAndSaysSo) {
     EXPECT_EQ(std::string(e.what()).rfind(d.path().string() + ": cannot open for appending", 0), 0U)
         << e.what();
   }
+}
+
+TEST(JsonlWriter, ARowThatIsNotUtf8IsNotWritten) {
+  temp_dir d;
+  jsonl_writer out(d / "r.jsonl");
+  EXPECT_THROW(out.write({{"stdout", "caf\xe9"}}), std::invalid_argument);
+  EXPECT_THROW(out.write_line("{\"x\":\"\xff\"}"), std::invalid_argument);
+  const std::uint64_t at = out.write({{"ok", true}});
+  EXPECT_EQ(at, 0u);
+  EXPECT_EQ(out.write_line(R"({"n":2})"), 12u);  // after {"ok":true}\n
+  out.close();
+  EXPECT_EQ(read_file(d / "r.jsonl"), "{\"ok\":true}\n{\"n\":2}\n");
+}
+
+// A file size limit makes write() take part of a row and then fail, as a full disk does.
+TEST(JsonlWriter, AWriteCutShortIsCutBackToTheLastWholeRow) {
+  temp_dir d;
+  const auto path = d / "r.jsonl";
+  write_file(path, "{\"before\":0}\n");
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  std::string error;
+  {
+    jsonl_writer out(path);
+    rlimit small = old;
+    small.rlim_cur = 100;  // bytes
+    ::setrlimit(RLIMIT_FSIZE, &small);
+    try {
+      for (int i = 0; i < 10; ++i) out.write({{"row", i}, {"padding", "0123456789"}});
+    } catch (const std::system_error& e) {
+      error = e.what();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+  }
+  EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
+  const std::string text = read_file(path);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << text;           // no torn row: the part written was cut away
+  EXPECT_EQ(read_rows(path).size(), 3u) << text;  // 13 + 2 * 33 bytes fit in 100
 }
 
 }  // namespace

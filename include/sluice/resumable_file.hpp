@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sluice/amap.hpp"
+#include "sluice/detail/key_scan.hpp"
 #include "sluice/detail/results_file.hpp"
 #include "sluice/options.hpp"
 #include "sluice/run.hpp"
@@ -18,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -26,32 +28,65 @@
 
 namespace sluice {
 
+/// One row of a results file as the key scan sees it: no DOM is built for it.
+///   line    the row's text (without its '\n'), valid during the call
+///   number  its line number
+///   offset  of its first byte in the file
+///   key     the compact JSON text of its key field (1 and "1" differ; "a" is `"a"`)
+///   fields  the compact JSON text of each field asked for, in the order asked; an empty
+///           string for a field the row does not have
+using keyed_row = detail::keyed_row;
+using keyed_row_fn = std::function<void(const keyed_row&)>;
+
 /// Reopens a results file that an earlier run (crashed, killed or finished) appended to, to
 /// append more: every row already there is passed to on_row with its key (the compact JSON
 /// text of its `key_name` field: 1 and "1" differ) and its line number; a torn last line is
 /// cut away and reported; a last row that lacks its '\n' gets one. A missing file is created
 /// empty. Bad rows (invalid JSON, not an object, no `key_name`) go through opts.errors: raise
 /// throws sluice::jsonl_error before the file is changed, print reports and skips them.
+///
+/// The file is locked (file_lock) before it is read, and the returned writer holds the lock
+/// until it is closed: while one run appends, another run's call throws sluice::file_in_use
+/// at once, naming the file and the holder's pid, and reads and writes nothing.
 /// Returns the writer to append with (opts.sync).
 ///
 ///     std::set<std::string> done;
 ///     auto out = sluice::resume_jsonl_file("results.jsonl", "id",
 ///         [&](std::string_view key, const boost::json::object&, std::size_t) { done.emplace(key);
 ///         });
+std::unique_ptr<jsonl_writer> resume_jsonl_file(
+    const std::filesystem::path& path, std::string_view key_name,
+    const std::function<void(std::string_view key, const boost::json::object& row,
+                             std::size_t line)>& on_row,
+    const resume_options& opts = {});
+
+/// The fast form: each row is validated by a SAX parse that keeps only its key and the
+/// top-level `fields` asked for (their compact JSON text), with its offset; no row is parsed
+/// into a DOM, so millions of rows are read at hundreds of MB/s. Otherwise as above.
+///
+///     const std::string_view fields[] = {"occurrence", "status"};
+///     auto out = sluice::resume_jsonl_file("results.jsonl", "key", fields,
+///         [&](const sluice::keyed_row& r) { done.insert(r.key, r.fields[0]); });
+std::unique_ptr<jsonl_writer> resume_jsonl_file(const std::filesystem::path& path,
+                                                std::string_view key_name,
+                                                std::span<const std::string_view> fields,
+                                                const keyed_row_fn& on_row,
+                                                const resume_options& opts = {});
+
 /// The rows of a keyed results file, read only: what resume_jsonl_file passes to on_row,
 /// with bad rows going through opts.errors the same way, but nothing in the file changed (a
-/// torn last line is not a row and is left where it is). A missing file has no rows.
+/// torn last line is not a row and is left where it is) and no lock taken. A missing file
+/// has no rows.
 void read_keyed_jsonl_file(
     const std::filesystem::path& path, std::string_view key_name,
     const std::function<void(std::string_view key, const boost::json::object& row,
                              std::size_t line)>& on_row,
     const resume_options& opts = {});
 
-std::unique_ptr<jsonl_writer> resume_jsonl_file(
-    const std::filesystem::path& path, std::string_view key_name,
-    const std::function<void(std::string_view key, const boost::json::object& row,
-                             std::size_t line)>& on_row,
-    const resume_options& opts = {});
+/// The same with the fast form's rows.
+void read_keyed_jsonl_file(const std::filesystem::path& path, std::string_view key_name,
+                           std::span<const std::string_view> fields, const keyed_row_fn& on_row,
+                           const resume_options& opts = {});
 
 namespace detail {
 

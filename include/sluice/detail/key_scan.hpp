@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,9 +30,11 @@ void string_key_text(std::string_view s, std::string& out);
 
 /// One row of a scanned file.
 struct keyed_row {
-  std::string_view line;  // the row's text
-  std::size_t number;     // its line number
-  std::string_view key;   // key_text of its key field
+  std::string_view line;                // the row's text
+  std::size_t number;                   // its line number
+  std::uint64_t offset;                 // of its first byte in the file
+  std::string_view key;                 // key_text of its key field
+  std::span<const std::string> fields;  // key_text of each `also` field; empty: absent
 };
 
 /// What a scan found besides the rows.
@@ -45,20 +48,22 @@ struct scan_result {
   std::uint64_t torn_bytes = 0;
 };
 
-/// Reads `path` and calls on_row for every row. Invalid JSON, a row that is not an object
-/// and a row without `key_name` go to on_bad (which throws or reports); a last line that has
-/// no '\n' and does not parse is a torn line, left to the caller (not reported here).
+/// Reads `path` and calls on_row for every row, with the key and the `also` fields of the
+/// row. Invalid JSON, a row that is not an object and a row without `key_name` go to on_bad
+/// (which throws or reports); a last line that has no '\n' and does not parse is a torn
+/// line, left to the caller (not reported here).
 scan_result scan_keys(const std::filesystem::path& path, std::string_view key_name,
                       const std::function<void(const keyed_row&)>& on_row,
-                      const std::function<void(const jsonl_error&)>& on_bad);
+                      const std::function<void(const jsonl_error&)>& on_bad,
+                      std::span<const std::string_view> also = {});
 
 /// Raises `e` (on_error::raise) or reports it and returns (print).
 void bad_input(on_error errors, const report_fn& report, const jsonl_error& e);
 
-/// Opens a scanned file for appending: cuts its torn last line away (and reports it), and
-/// ends a last row that lacks its '\n' with one.
+/// Opens a scanned file for appending, holding its `lock` from then on: cuts its torn last
+/// line away (and reports it), and ends a last row that lacks its '\n' with one.
 std::unique_ptr<jsonl_writer> open_for_append(const std::filesystem::path& path,
                                               const scan_result& scan, fsync_policy sync,
-                                              const report_fn& report);
+                                              const report_fn& report, file_lock lock);
 
 }  // namespace sluice::detail
