@@ -4,7 +4,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/string.hpp>
+#include <boost/json/parse.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 
 namespace sluice::cli {
 
@@ -24,7 +30,7 @@ class dedupe::filter final : public stream<item_ptr>::impl {
       if (cancelled_) throw boost::system::system_error(asio::error::operation_aborted);
       auto it = co_await inner_.next();
       if (!it) co_return std::nullopt;
-      auto [pos, first] = d_.rows_.try_emplace((*it)->key_text);
+      auto [pos, first] = d_.rows_.try_emplace((*it)->key_identity());
       if (first) {
         ++d_.passed_;
         co_return it;
@@ -47,11 +53,21 @@ class dedupe::filter final : public stream<item_ptr>::impl {
   bool cancelled_ = false;
 };
 
-dedupe::dedupe(jsonl_writer& out, bool keep_order, std::size_t max_held)
-    : out_(out), keep_order_(keep_order), max_held_(std::max<std::size_t>(1, max_held)) {}
+dedupe::dedupe(jsonl_writer& out, const std::string& path, bool keep_order, std::size_t max_held)
+    : out_(out),
+      path_(path),
+      keep_order_(keep_order),
+      max_held_(std::max<std::size_t>(1, max_held)) {
+  read_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (read_fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot read " + path);
+}
 
-void dedupe::known(std::string key_text, json::object row) {
-  rows_.insert_or_assign(std::move(key_text), std::move(row));
+dedupe::~dedupe() {
+  ::close(read_fd_);
+}
+
+void dedupe::known(fingerprint key, row_ref row) {
+  rows_.insert_or_assign(key, row);
 }
 
 stream<dedupe::item_ptr> dedupe::first_of_each_key(stream<item_ptr> inputs,
@@ -60,9 +76,9 @@ stream<dedupe::item_ptr> dedupe::first_of_each_key(stream<item_ptr> inputs,
   return stream<item_ptr>(std::make_shared<filter>(*this, std::move(inputs)));
 }
 
-void dedupe::ran(const input_item& in, const json::object& row) {
+void dedupe::ran(const input_item& in, row_ref row) {
   ++ran_;
-  rows_.insert_or_assign(in.key_text, json::object(row, json::storage_ptr()));
+  rows_.insert_or_assign(in.key_identity(), row);
   flush();
 }
 
@@ -70,11 +86,23 @@ void dedupe::flush() {
   bool wrote = false;
   while (!held_.empty()) {
     const held& h = held_.front();
-    const auto& row = rows_.at(h.in->key_text);
+    const auto& row = rows_.at(h.in->key_identity());
     if (!row || (keep_order_ && ran_ < h.ran_before)) break;
-    out_.write(json::value(reused_row(*h.in, *row)));  // moved in, not copied
+    // The key's row, read back from the results file (it is whole there: written before).
+    std::string text(row->length, '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::pread(read_fd_, text.data() + got, text.size() - got,
+                                static_cast<off_t>(row->offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw std::system_error(n < 0 ? errno : EIO, std::generic_category(),
+                                "cannot read back a row of " + path_);
+      got += static_cast<std::size_t>(n);
+    }
+    out_.write(json::value(reused_row(*h.in, json::parse(text).as_object())));
     ++reused_;
-    if (!row_ok(*row)) ++reused_failed_;
+    if (!row->ok) ++reused_failed_;
     held_.pop_front();
     wrote = true;
   }

@@ -15,7 +15,8 @@ enum exit_code : int {
   bad_input = 102,   // the input cannot be read, a bad row, a missing field
   bad_output = 103,  // the output or job log cannot be written
   internal_failure = 104,
-  interrupted = 130,  // SIGINT or SIGTERM: stopped early; the output is resumable
+  output_in_use = 105,  // another run holds the results file's lock (sluice::file_in_use)
+  interrupted = 130,    // SIGINT or SIGTERM: stopped early; the output is resumable
 };
 
 /// The exit code for a run in which `failed` tasks failed.

@@ -3,6 +3,7 @@
 #include "flags.hpp"
 #include "pipeline.hpp"
 
+#include <sluice/bytes_field.hpp>
 #include <sluice/errors.hpp>
 
 #include <boost/asio/this_coro.hpp>
@@ -38,14 +39,18 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// The body as JSON when the response says it is JSON and it parses, else as text; in `sp`.
-json::value body_value(const http::response& r, const json::storage_ptr& sp) {
+/// The row's body: JSON when the response says it is JSON and it parses, else its bytes
+/// (put_bytes: text, or a lossy text and body_b64).
+void put_body(json::object& row, const http::response& r) {
   if (r.header("Content-Type").find("json") != std::string_view::npos) {
     boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec, sp);
-    if (!ec) return v;
+    json::value v = json::parse(r.body, ec, row.storage());
+    if (!ec) {
+      row["body"] = std::move(v);
+      return;
+    }
   }
-  return json::string(r.body, sp);
+  put_bytes(row, "body", r.body);
 }
 
 }  // namespace
@@ -173,11 +178,11 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
       json::object kept(row.storage());
       for (const auto& name : h_.keep_headers)
         if (auto it = r->headers.find(name); it != r->headers.end())
-          kept[name] = std::string_view(it->value().data(), it->value().size());
+          put_bytes(kept, name, std::string_view(it->value().data(), it->value().size()));
       row["headers"] = std::move(kept);
     }
-    row["body"] = body_value(*r, row.storage());
-    row["url"] = r->url;
+    put_body(row, *r);
+    put_bytes(row, "url", r->url);
     t.received = r->body.size();
     t.exitval = t.ok ? 0 : static_cast<int>(r->status);
     if (!t.ok) {
@@ -185,7 +190,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
       t.hold = http::retry_after(*r);
     }
   } else {
-    row["error"] = error;
+    put_bytes(row, "error", error);
     t.exitval = -1;
   }
   if (c_.output.empty()) {

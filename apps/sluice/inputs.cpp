@@ -1,5 +1,6 @@
 #include "inputs.hpp"
 
+#include <sluice/bytes_field.hpp>
 #include <sluice/errors.hpp>
 #include <sluice/jsonl_reader.hpp>
 
@@ -24,6 +25,17 @@ std::uint64_t key_hash(std::string_view key_text) noexcept {
   std::uint64_t h = 14695981039346656037ull;
   for (unsigned char c : key_text) h = (h ^ c) * 1099511628211ull;
   return h;
+}
+
+fingerprint task_identity(std::string_view key_text, std::string_view key_b64,
+                          std::uint64_t occurrence) {
+  thread_local std::string id;
+  id.assign(key_text);
+  id.push_back('\x1f');
+  id.append(key_b64);
+  id.push_back('\x1f');
+  id.append(reinterpret_cast<const char*>(&occurrence), sizeof occurrence);
+  return fingerprint_of(id);
 }
 
 namespace {
@@ -196,12 +208,16 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
     else
       it.key = json::value(*find_field(*row, key_field_), own);
     it.row.emplace(*row, own);
-  } else {
+  } else if (is_utf8(text)) {
     it.key = json::string(text);
+    it.text = std::move(text);
+  } else {
+    it.key = json::string(lossy_utf8(text));
+    it.key_b64 = base64_encode(text);
     it.text = std::move(text);
   }
   it.key_text = json::serialize(it.key);
-  const std::uint64_t h = key_hash(it.key_text);
+  const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
   it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
   return it;
 }

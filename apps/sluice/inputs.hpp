@@ -10,6 +10,8 @@
 #include "placeholders.hpp"
 #include "run_config.hpp"
 
+#include <sluice/fingerprint_set.hpp>
+
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -24,17 +26,30 @@
 
 namespace sluice::cli {
 
+/// A task's identity across runs, as the results file records it: the fingerprint of its
+/// key's text, its key_b64 (for a key that is not UTF-8; else empty) and its occurrence.
+/// Occurrence 0 stands for the key alone (--dedupe).
+fingerprint task_identity(std::string_view key_text, std::string_view key_b64,
+                          std::uint64_t occurrence);
+
 /// One input.
 struct input_item {
   std::size_t seq = 0;   // 1-based, in input order: {#} and the job log's Seq
   std::size_t line = 0;  // its line in the file (the argument's position for :::)
   std::string text;      // the line, or the row as compact JSON
   std::optional<boost::json::object> row;
-  boost::json::value key;        // the input itself (the line, or the row), or its --key field
-  std::string key_text;          // key as compact JSON: the identity
+  boost::json::value key;  // the input itself (the line, or the row), or its --key field
+  std::string key_text;    // key as compact JSON: the identity, with key_b64
+  /// A line that is not UTF-8: its key is the line's lossy_utf8 rendering, and this the
+  /// line's exact bytes in base64 (the row's key_b64); empty otherwise.
+  std::string key_b64;
   std::uint32_t occurrence = 1;  // 1 for the first input with this key, 2 for the next...
 
   [[nodiscard]] task_input as_task_input() const { return {text, row ? &*row : nullptr}; }
+  [[nodiscard]] fingerprint identity() const {
+    return task_identity(key_text, key_b64, occurrence);
+  }
+  [[nodiscard]] fingerprint key_identity() const { return task_identity(key_text, key_b64, 0); }
 };
 
 /// A stable 64-bit hash (FNV-1a) of a key's text: the same on every machine and build, so

@@ -6,6 +6,7 @@
 #include "placeholders.hpp"
 
 #include <sluice/errors.hpp>
+#include <sluice/file_lock.hpp>
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -103,6 +104,8 @@ int run_main(int argc, char** argv) {
     return report(e.what(), bad_usage);
   } catch (const sluice::jsonl_error& e) {
     return report(e.what(), bad_input);
+  } catch (const sluice::file_in_use& e) {
+    return report(e.what(), output_in_use);
   } catch (const std::system_error& e) {
     return report(e.what(), bad_output);
   } catch (const std::exception& e) {

@@ -36,11 +36,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <system_error>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace sluice::cli {
 
@@ -50,14 +49,6 @@ namespace json = boost::json;
 namespace {
 
 using item_ptr = std::shared_ptr<const input_item>;
-
-/// A task's identity across runs: which occurrence of which key.
-std::string identity(std::string_view key_text, std::uint64_t occurrence) {
-  std::string id = std::to_string(occurrence);
-  id += '\x1f';
-  id += key_text;
-  return id;
-}
 
 void write_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -70,30 +61,55 @@ void write_all(int fd, std::string_view bytes) {
 
 /// What the results file already has.
 struct previous_results {
-  std::unordered_set<std::string> done;                  // the tasks not to run again
-  std::unordered_map<std::string, json::object> by_key;  // --dedupe: the last such row of a key
+  fingerprint_set done;  // the tasks not to run again (input_item::identity)
+  /// --dedupe: by key (input_item::key_identity), its last row (with --retry-failed, its last
+  /// ok one).
+  boost::unordered_flat_map<fingerprint, row_ref, key_fingerprint_hash> by_key;
 };
 
+/// A string field's JSON text without its quotes (base64 text has nothing escaped).
+std::string_view unquoted(std::string_view json_text) {
+  if (json_text.size() >= 2 && json_text.front() == '"')
+    return json_text.substr(1, json_text.size() - 2);
+  return json_text;
+}
+
 /// The tasks the results file already has: every row, or (with --retry-failed) the ok ones.
-/// A real run also opens the file to append to (`out`); a dry run only reads it.
+/// Read by the library's key scan (no row is parsed into a DOM), into 128-bit fingerprints:
+/// about 20 bytes per done task. A real run also locks the file and opens it to append to
+/// (`out`); a dry run only reads it, without the lock.
 previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& out) {
   previous_results previous;
   if (c.output.empty()) return previous;
-  auto on_row = [&](std::string_view key, const json::object& row, std::size_t) {
-    if (c.retry_failed) {
-      if (!row_ok(row)) return;
-    }
+  std::error_code size_error;
+  const std::uintmax_t file_size = std::filesystem::file_size(c.output, size_error);
+  std::size_t rows = 0;
+  static constexpr std::string_view fields[] = {"key_b64", "occurrence", "ok", "status"};
+  auto on_row = [&](const keyed_row& r) {
+    // Room for the whole file's rows at once, estimated from the first ones' length: the
+    // table then never grows (no moment with two tables), and stays near 20 bytes a row.
+    if (++rows == 4096 && !size_error)
+      previous.done.reserve(
+          static_cast<std::size_t>(static_cast<double>(file_size) * rows /
+                                       static_cast<double>(r.offset + r.line.size() + 1) * 1.02 +
+                                   1024));
+    const bool ok = row_ok(r.fields[2], r.fields[3]);
+    if (c.retry_failed && !ok) return;
     std::uint64_t occurrence = 1;
-    if (const json::value* o = row.if_contains("occurrence"); o && o->is_number())
-      occurrence = o->to_number<std::uint64_t>();
-    previous.done.insert(identity(key, occurrence));
-    if (c.dedupe) previous.by_key.insert_or_assign(std::string(key), json::object(row, {}));
+    const std::string_view o = r.fields[1];
+    std::from_chars(o.data(), o.data() + o.size(), occurrence);
+    const std::string_view b64 = unquoted(r.fields[0]);
+    previous.done.insert(task_identity(r.key, b64, occurrence));
+    if (c.dedupe)
+      previous.by_key.insert_or_assign(
+          task_identity(r.key, b64, 0),
+          row_ref{r.offset, static_cast<std::uint32_t>(r.line.size()), ok});
   };
   try {
     if (c.dry_run)
-      read_keyed_jsonl_file(c.output, "key", on_row);  // a dry run changes nothing
+      read_keyed_jsonl_file(c.output, "key", fields, on_row);  // a dry run changes nothing
     else
-      out = resume_jsonl_file(c.output, "key", on_row);
+      out = resume_jsonl_file(c.output, "key", fields, on_row);
   } catch (const std::filesystem::filesystem_error& e) {
     throw std::system_error(e.code(), "cannot open " + c.output);
   }
@@ -200,7 +216,7 @@ struct feed {
       : inputs(c, fields), shard_of(c.shard_of) {}
 
   input_reader inputs;
-  std::unordered_set<std::string> done;
+  fingerprint_set done;
   std::optional<cli::shard> shard_of;
   std::atomic<std::size_t> skipped{0};
   std::exception_ptr failure;  // a bad input met while running: reported at the end
@@ -209,7 +225,7 @@ struct feed {
   std::optional<input_item> next() {
     while (auto it = inputs.next()) {
       const bool mine = !shard_of || key_hash(it->key_text) % shard_of->count == shard_of->index;
-      if (mine && !done.contains(identity(it->key_text, it->occurrence))) return it;
+      if (mine && !done.contains(it->identity())) return it;
       skipped.fetch_add(1, std::memory_order_relaxed);
     }
     return std::nullopt;
@@ -253,8 +269,8 @@ void record(run_state& s, finished_task& t, std::size_t attempts) {
   if (!t.ok) ++s.failed;
   if (s.out != nullptr) {
     const std::string line = result_line(t, attempts);
-    s.out->write_line(line);
-    if (s.reuse) s.reuse->ran(*t.input, json::parse(line).as_object());
+    const std::uint64_t at = s.out->write_line(line);
+    if (s.reuse) s.reuse->ran(*t.input, {at, static_cast<std::uint32_t>(line.size()), t.ok});
   } else {
     // Each task's output whole, never mixed with another's.
     if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);
@@ -338,10 +354,10 @@ void print_stats(const progress::counts& n, std::size_t skipped, std::size_t reu
 
 int dry_run(run_state& s, const previous_results& previous) {
   std::string text;
-  std::unordered_set<std::string> keys;  // --dedupe: the keys that would run
+  fingerprint_set keys;  // --dedupe: the keys that would run
   while (auto it = s.feed->next()) {
-    if (s.c.dedupe && (previous.by_key.contains(it->key_text) || !keys.insert(it->key_text).second))
-      continue;
+    const fingerprint key = it->key_identity();
+    if (s.c.dedupe && (previous.by_key.contains(key) || !keys.insert(key))) continue;
     text = s.kind.describe(*it);
     text += '\n';
     write_all(STDOUT_FILENO, text);
@@ -379,9 +395,9 @@ int run_tasks(const run_config& c, task_kind& kind) {
               .rate = {}};
   if (c.dry_run) return dry_run(s, previous);
   if (c.dedupe) {
-    s.reuse.emplace(*out, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));
-    for (auto& [key, row] : previous.by_key) s.reuse->known(key, std::move(row));
-    previous.by_key.clear();
+    s.reuse.emplace(*out, c.output, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));
+    for (const auto& [key, row] : previous.by_key) s.reuse->known(key, row);
+    previous.by_key = {};
   }
 
   if (c.max_per_second > 0)

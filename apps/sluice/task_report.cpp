@@ -1,5 +1,7 @@
 #include "task_report.hpp"
 
+#include <sluice/bytes_field.hpp>
+
 #include <fmt/format.h>
 #include <boost/json/serializer.hpp>
 
@@ -62,22 +64,22 @@ namespace {
 /// The columns that say which input a row is for, with room for `more` besides.
 json::object input_columns(const input_item& in, std::size_t more) {
   json::object row;
-  row.reserve(3 + more);
+  row.reserve(5 + more);
   row["key"] = in.key;
+  if (!in.key_b64.empty()) row["key_b64"] = in.key_b64;
   row["occurrence"] = in.occurrence;
   if (in.row)
     row["input"] = *in.row;
   else
-    row["input"] = in.text;
+    put_bytes(row, "input", in.text);
   return row;
 }
 
 }  // namespace
 
-bool row_ok(const json::object& row) {
-  if (const json::value* ok = row.if_contains("ok")) return ok->is_bool() && ok->get_bool();
-  const json::value* status = row.if_contains("status");
-  return status != nullptr && status->is_string() && status->get_string() == "ok";
+bool row_ok(std::string_view ok_text, std::string_view status_text) noexcept {
+  if (!ok_text.empty()) return ok_text == "true";
+  return status_text == R"("ok")";
 }
 
 namespace {
@@ -119,8 +121,8 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
   row["status"] = to_string(r.status);
   row["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
   row["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
-  row["stdout"] = r.out;
-  row["stderr"] = r.err;
+  put_bytes(row, "stdout", r.out);
+  put_bytes(row, "stderr", r.err);
   if (r.out_truncated) row["stdout_truncated"] = true;
   if (r.err_truncated) row["stderr_truncated"] = true;
   t.started_at = r.started_at;
@@ -174,6 +176,23 @@ class row_text {
     drain();
   }
 
+  /// Bytes from outside as the member `name` (put_bytes' rule): the text when it is UTF-8,
+  /// else its lossy rendering and `name_b64` with the bytes in base64.
+  void bytes(std::string_view name, std::string_view s) {
+    line_.push_back(',');
+    string(name);
+    line_.push_back(':');
+    if (is_utf8(s)) {
+      string(s);
+      return;
+    }
+    string(lossy_utf8(s));
+    line_.push_back(',');
+    string(bytes_field_name(name));
+    line_.push_back(':');
+    string(base64_encode(s));
+  }
+
   void value(const json::value& v) {
     switch (v.kind()) {
       case json::kind::null:
@@ -223,13 +242,13 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
   line.reserve(192 + in.text.size());
   row_text out(line);
   line.append(R"({"key":)").append(in.key_text);
+  if (!in.key_b64.empty()) line.append(R"(,"key_b64":")").append(in.key_b64).push_back('"');
   line.append(R"(,"occurrence":)");
   out.integer(in.occurrence);
-  line.append(R"(,"input":)");
   if (in.row)
-    line.append(in.text);  // the row, serialized already
+    line.append(R"(,"input":)").append(in.text);  // the row, serialized already
   else
-    out.string(in.text);
+    out.bytes("input", in.text);
   for (const auto& [name, value] : t.columns) {
     line.push_back(',');
     out.string(name);
@@ -252,8 +271,9 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
 
 json::object reused_row(const input_item& in, const json::object& from) {
   json::object row = input_columns(in, from.size());
+  // The input's own identity and input columns, the rest from the row it reuses.
   for (const auto& [name, value] : from)
-    if (!row.contains(name)) row[name] = value;
+    if (!row.contains(name) && name != "key_b64" && name != "input_b64") row[name] = value;
   return row;
 }
 

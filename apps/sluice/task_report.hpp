@@ -61,8 +61,9 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r);
 std::string result_line(const finished_task& t, std::size_t attempts);
 
 /// Whether a results row records a success: "status": "ok" (sluice run) or "ok": true
-/// (sluice http, whose status is the HTTP code).
-bool row_ok(const boost::json::object& row);
+/// (sluice http, whose status is the HTTP code). From the compact JSON text of the row's
+/// `ok` and `status` fields (empty when absent), as the results file's key scan gives them.
+bool row_ok(std::string_view ok_text, std::string_view status_text) noexcept;
 
 /// "2026-11-21T16:28:31.780Z"
 std::string utc_text(std::chrono::system_clock::time_point t);

@@ -24,27 +24,18 @@ namespace sluice::test {
 
 using strings = std::vector<std::string>;
 
+/// A shell command line for cli_run: run with /bin/sh -c (to run sluice under limits).
+struct shell_command {
+  std::string line;
+};
+
 /// One run of the sluice executable in `dir`, its output in files there.
 class cli_run {
  public:
-  cli_run(const temp_dir& dir, strings args, const std::string& stdin_text = {}) : dir_(dir) {
-    write_file(dir / ".stdin", stdin_text);
-    posix_spawn_file_actions_t fa;
-    ::posix_spawn_file_actions_init(&fa);
-    ::posix_spawn_file_actions_addopen(&fa, 0, (dir / ".stdin").c_str(), O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&fa, 1, (dir / ".stdout").c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::posix_spawn_file_actions_addopen(&fa, 2, (dir / ".stderr").c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::posix_spawn_file_actions_addchdir_np(&fa, dir.path().c_str());
-    args.insert(args.begin(), SLUICE_CLI);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, SLUICE_CLI, &fa, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start " SLUICE_CLI);
-    ::posix_spawn_file_actions_destroy(&fa);
-  }
+  cli_run(const temp_dir& dir, strings args, const std::string& stdin_text = {})
+      : cli_run(dir, SLUICE_CLI, std::move(args), stdin_text) {}
+  cli_run(const temp_dir& dir, const shell_command& sh)
+      : cli_run(dir, "/bin/sh", {"-c", sh.line}) {}
   ~cli_run() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
@@ -69,6 +60,27 @@ class cli_run {
   std::string err() { return (wait(), read_file(dir_ / ".stderr")); }
 
  private:
+  cli_run(const temp_dir& dir, const char* program, strings args,
+          const std::string& stdin_text = {})
+      : dir_(dir) {
+    write_file(dir / ".stdin", stdin_text);
+    posix_spawn_file_actions_t fa;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawn_file_actions_addopen(&fa, 0, (dir / ".stdin").c_str(), O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&fa, 1, (dir / ".stdout").c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::posix_spawn_file_actions_addopen(&fa, 2, (dir / ".stderr").c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::posix_spawn_file_actions_addchdir_np(&fa, dir.path().c_str());
+    args.insert(args.begin(), program);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, program, &fa, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error(std::string("cannot start ") + program);
+    ::posix_spawn_file_actions_destroy(&fa);
+  }
+
   const temp_dir& dir_;
   pid_t pid_ = 0;
   int code_ = -1;
