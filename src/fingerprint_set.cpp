@@ -1,10 +1,14 @@
 #include "sluice/fingerprint_set.hpp"
 
+#include "sluice/detail/node_allocator.hpp"
+
 // xxHash (Debian's libxxhash-dev) compiled into this file alone: no library to link.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 
 namespace sluice {
 
@@ -31,26 +35,45 @@ void fingerprint_set::reserve(std::size_t n) {
   if (want > slots_) rehash(want);
 }
 
+void fingerprint_set::free_table::operator()(fingerprint* t) const noexcept {
+  detail::pool_chunks::free(reinterpret_cast<char*>(t));
+}
+
 std::size_t fingerprint_set::probe(fingerprint f) const noexcept {
-  // The high word scaled to the table (Lemire's multiply-shift): any table size works.
-  __extension__ using u128 = unsigned __int128;
-  std::size_t i = static_cast<std::size_t>((static_cast<u128>(f.hi) * slots_) >> 64);
-  for (;;) {
+  for (std::size_t i = home(f);;) {
     const fingerprint& s = table_[i];
     if (s == f || (s.lo == 0 && s.hi == 0)) return i;
     if (++i == slots_) i = 0;
   }
 }
 
+void fingerprint_set::grow_for(std::size_t more) {
+  while ((size_ + more) * 100 > slots_ * percent_full)
+    rehash(std::max<std::size_t>(64, slots_ + slots_ / 2));
+}
+
 bool fingerprint_set::insert(fingerprint f) {
   f = stored(f);
-  if ((size_ + 1) * 100 > slots_ * percent_full)
-    rehash(std::max<std::size_t>(64, slots_ + slots_ / 2));
+  grow_for(1);
   fingerprint& s = table_[probe(f)];
   if (s == f) return false;
   s = f;
   ++size_;
   return true;
+}
+
+void fingerprint_set::insert_all(std::span<const fingerprint> fs) {
+  constexpr std::size_t ahead = 16;  // enough misses in flight to cover the memory latency
+  grow_for(fs.size());
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    if (i + ahead < fs.size()) prefetch(stored(fs[i + ahead]));
+    const fingerprint f = stored(fs[i]);
+    fingerprint& s = table_[probe(f)];
+    if (s != f) {
+      s = f;
+      ++size_;
+    }
+  }
 }
 
 bool fingerprint_set::contains(fingerprint f) const noexcept {
@@ -61,7 +84,11 @@ bool fingerprint_set::contains(fingerprint f) const noexcept {
 
 void fingerprint_set::rehash(std::size_t slots) {
   fingerprint_set bigger;
-  bigger.table_ = std::make_unique<fingerprint[]>(slots);  // zeroed: every slot empty
+  const std::size_t bytes = slots * sizeof(fingerprint);
+  char* memory = detail::pool_chunks::malloc(bytes);
+  if (memory == nullptr) throw std::bad_alloc();
+  std::memset(memory, 0, bytes);  // every slot empty
+  bigger.table_.reset(reinterpret_cast<fingerprint*>(memory));
   bigger.slots_ = slots;
   for (std::size_t i = 0; i < slots_; ++i) {
     const fingerprint& f = table_[i];

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -69,12 +70,23 @@ struct key_handler {
     at = -1;
     return m;
   }
-  void scalar(json::kind k, const json::value& v) {
+  // A scalar value: its key_text is written into the field's string (no allocation once
+  // the string has room), as json::serialize writes it.
+  template <class Write>
+  void scalar(json::kind k, Write write) {
     if (depth == 0) top = k;
     if (const int m = mine(); m >= 0) {
-      text[m] = json::serialize(v);
+      write(text[m]);
       composite[m] = false;
     }
+  }
+  template <class Int>
+  void integer(json::kind k, Int v) {
+    scalar(k, [v](std::string& out) {
+      char digits[24];
+      const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+      out.assign(digits, end);
+    });
   }
   void open(json::kind k) {
     if (depth == 0) top = k;
@@ -154,23 +166,23 @@ struct key_handler {
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(std::int64_t v, json::string_view, json::error_code&) {
-    scalar(json::kind::int64, v);
+    integer(json::kind::int64, v);
     return true;
   }
   bool on_uint64(std::uint64_t v, json::string_view, json::error_code&) {
-    scalar(json::kind::uint64, v);
+    integer(json::kind::uint64, v);
     return true;
   }
   bool on_double(double v, json::string_view, json::error_code&) {
-    scalar(json::kind::double_, v);
+    scalar(json::kind::double_, [v](std::string& out) { out = json::serialize(json::value(v)); });
     return true;
   }
   bool on_bool(bool v, json::error_code&) {
-    scalar(json::kind::bool_, v);
+    scalar(json::kind::bool_, [v](std::string& out) { out.assign(v ? "true" : "false"); });
     return true;
   }
   bool on_null(json::error_code&) {
-    scalar(json::kind::null, nullptr);
+    scalar(json::kind::null, [](std::string& out) { out.assign("null"); });
     return true;
   }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }

@@ -1,6 +1,7 @@
 #include "command_task.hpp"
 
 #include "flags.hpp"
+#include "noop_task.hpp"
 #include "pipeline.hpp"
 #include "task_report.hpp"
 
@@ -64,6 +65,10 @@ boost::asio::awaitable<finished_task> command_task::attempt(std::shared_ptr<cons
 }
 
 int run_command(const run_config& c) {
+  if (c.noop) {
+    noop_task kind;
+    return run_tasks(c, kind);
+  }
   command_task kind(c);
   return run_tasks(c, kind);
 }

@@ -30,9 +30,13 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_flag("--jsonl", f.jsonl, "Inputs are JSON Lines (each line an object)");
   run.add_flag("--lines", f.lines, "Inputs are text lines, even if they look like JSON");
   run.add_option("--key", f.key, "The field (a.b for nested) that identifies a JSON Lines input");
-  if (commands)
+  if (commands) {
     run.add_flag("--shell", f.shell,
                  "Run the command through sh -c, every substitution shell-quoted");
+    run.add_flag("--noop", f.noop,
+                 "Run no command: each task succeeds at once with no output (measures sluice's "
+                 "own cost; marks inputs done)");
+  }
   run.add_option("-o,--output", f.output,
                  "Write one JSON row per task to FILE.jsonl; resume from it when it exists");
   run.add_option("--joblog", f.joblog, "Append GNU parallel's job log to FILE");
@@ -126,7 +130,11 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
       throw usage_error("::: may be given once (one list of inputs)");
   }
   c.command.assign(rest.begin(), sep);
-  if (commands && c.command.empty())
+  c.noop = f.noop;
+  if (c.noop && !c.command.empty())
+    throw usage_error("--noop runs no command, and \"" + c.command.front() + "\" was given");
+  if (c.noop && f.shell) throw usage_error("--noop runs no command: --shell has nothing to run");
+  if (commands && !c.noop && c.command.empty())
     throw usage_error("no command given (sluice run [options] -- COMMAND)");
   if (!commands && !c.command.empty())
     throw usage_error("unexpected argument \"" + c.command.front() +

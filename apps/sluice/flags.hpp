@@ -32,7 +32,7 @@ struct run_flags {
   bool keep_order = false, shell = false, jsonl = false, lines = false;
   std::string input, key, output, joblog;
   std::size_t output_cap = 1u << 20;
-  bool retry_failed = false, dedupe = false, dry_run = false, stats = false;
+  bool retry_failed = false, dedupe = false, dry_run = false, stats = false, noop = false;
   bool progress = false, no_progress = false;
 };
 

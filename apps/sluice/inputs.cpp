@@ -158,6 +158,8 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
     while (count.next(l, n)) ++rows;
     total_ = rows;
   }
+  // A set sized once for every input: no moment holding two tables while it grows.
+  if (total_) seen_.reserve(*total_);
   if (jsonl_)
     src_->from.emplace<jsonl_reader>(c.input == "-" ? "/dev/stdin" : c.input);
   else

@@ -39,6 +39,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <system_error>
 
 namespace sluice::cli {
@@ -65,6 +66,10 @@ struct previous_results {
   /// --dedupe: by key (input_item::key_identity), its last row (with --retry-failed, its last
   /// ok one).
   boost::unordered_flat_map<fingerprint, row_ref, key_fingerprint_hash> by_key;
+  /// What reading it took (--stats).
+  std::size_t rows = 0, done_count = 0;
+  std::uintmax_t bytes = 0;
+  std::chrono::steady_clock::duration took{};
 };
 
 /// A string field's JSON text without its quotes (base64 text has nothing escaped).
@@ -81,16 +86,20 @@ std::string_view unquoted(std::string_view json_text) {
 previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& out) {
   previous_results previous;
   if (c.output.empty()) return previous;
+  const auto t0 = std::chrono::steady_clock::now();
   std::error_code size_error;
   const std::uintmax_t file_size = std::filesystem::file_size(c.output, size_error);
-  std::size_t rows = 0;
+  std::size_t& rows = previous.rows;
+  // Inserted a batch at a time: the set fetches slots ahead, so that cache misses overlap.
+  std::vector<fingerprint> batch;
+  batch.reserve(256);
   static constexpr std::string_view fields[] = {"key_b64", "occurrence", "ok", "status"};
   auto on_row = [&](const keyed_row& r) {
     // Room for the whole file's rows at once, estimated from the first ones' length: the
     // table then never grows (no moment with two tables), and stays near 20 bytes a row.
     if (++rows == 4096 && !size_error)
       previous.done.reserve(
-          static_cast<std::size_t>(static_cast<double>(file_size) * rows /
+          static_cast<std::size_t>(static_cast<double>(file_size) * static_cast<double>(rows) /
                                        static_cast<double>(r.offset + r.line.size() + 1) * 1.02 +
                                    1024));
     const bool ok = row_ok(r.fields[2], r.fields[3]);
@@ -99,7 +108,11 @@ previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& 
     const std::string_view o = r.fields[1];
     std::from_chars(o.data(), o.data() + o.size(), occurrence);
     const std::string_view b64 = unquoted(r.fields[0]);
-    previous.done.insert(task_identity(r.key, b64, occurrence));
+    batch.push_back(task_identity(r.key, b64, occurrence));
+    if (batch.size() == batch.capacity()) {
+      previous.done.insert_all(batch);
+      batch.clear();
+    }
     if (c.dedupe)
       previous.by_key.insert_or_assign(
           task_identity(r.key, b64, 0),
@@ -113,6 +126,10 @@ previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& 
   } catch (const std::filesystem::filesystem_error& e) {
     throw std::system_error(e.code(), "cannot open " + c.output);
   }
+  previous.done.insert_all(batch);
+  previous.done_count = previous.done.size();
+  previous.bytes = size_error ? 0 : file_size;
+  previous.took = std::chrono::steady_clock::now() - t0;
   return previous;
 }
 
@@ -221,15 +238,52 @@ struct feed {
   std::atomic<std::size_t> skipped{0};
   std::exception_ptr failure;  // a bad input met while running: reported at the end
 
-  /// The next input to run: not done yet, of this shard.
+  /// The next input to run: not done yet, of this shard. On resume from a file (or :::),
+  /// inputs are read a few ahead and their done-set slots prefetched: a lookup in a table of
+  /// millions is a cache miss, and these overlap. Standard input is never read ahead (a
+  /// slow producer's line runs as soon as it comes).
   std::optional<input_item> next() {
-    while (auto it = inputs.next()) {
-      const bool mine = !shard_of || key_hash(it->key_text) % shard_of->count == shard_of->index;
-      if (mine && !done.contains(it->identity())) return it;
+    const std::size_t ahead = done.size() > 0 && inputs.total() ? 8 : 1;
+    for (;;) {
+      while (!read_error && !ended && pending.size() < ahead) {
+        std::optional<input_item> it;
+        try {
+          it = inputs.next();
+        } catch (...) {  // after the inputs read before it
+          read_error = std::current_exception();
+          break;
+        }
+        if (!it) {
+          ended = true;
+          break;
+        }
+        if (shard_of && key_hash(it->key_text) % shard_of->count != shard_of->index) {
+          skipped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        const fingerprint id = it->identity();
+        done.prefetch(id);
+        pending.push_back({std::move(*it), id});
+      }
+      if (pending.empty()) {
+        if (read_error) std::rethrow_exception(std::exchange(read_error, nullptr));
+        return std::nullopt;
+      }
+      read_ahead p = std::move(pending.front());
+      pending.pop_front();
+      if (!done.contains(p.id)) return std::move(p.item);
       skipped.fetch_add(1, std::memory_order_relaxed);
     }
-    return std::nullopt;
   }
+
+ private:
+  struct read_ahead {
+    input_item item;
+    fingerprint id;
+  };
+  std::deque<read_ahead> pending;
+  bool ended = false;
+  std::exception_ptr read_error;
 };
 
 /// Everything one run shares between its coroutines.
@@ -335,15 +389,23 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
 
 /// --stats: what the run did, how fast, and what sluice itself cost (its threads' CPU time;
 /// the commands' own time is not in it).
-void print_stats(const progress::counts& n, std::size_t skipped, std::size_t reused,
-                 std::chrono::steady_clock::duration wall) {
+void print_stats(const previous_results& previous, const progress::counts& n, std::size_t skipped,
+                 std::size_t reused, std::chrono::steady_clock::duration wall) {
   rusage self{};
   ::getrusage(RUSAGE_SELF, &self);
   auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   const double cpu = seconds(self.ru_utime) + seconds(self.ru_stime);
   const double secs = std::chrono::duration<double>(wall).count();
   const std::size_t ran = n.succeeded + n.failed;
-  const std::string line = fmt::format(
+  std::string line;
+  if (previous.rows > 0) {
+    const double read = std::chrono::duration<double>(previous.took).count();
+    line = fmt::format(
+        "sluice: resumed: {} rows ({:.1f} MB) read in {:.3f} s: {:.0f} MB/s, {} done\n",
+        previous.rows, static_cast<double>(previous.bytes) / 1e6, read,
+        read > 0 ? static_cast<double>(previous.bytes) / 1e6 / read : 0.0, previous.done_count);
+  }
+  line += fmt::format(
       "sluice: {} tasks ({} failed, {} skipped, {} reused) in {:.3f} s: {:.0f} tasks/s; sluice's "
       "own CPU "
       "{:.3f} s, {:.1f} us per task\n",
@@ -444,7 +506,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
   kind.run_over();
   const auto wall = std::chrono::steady_clock::now() - t0;
   if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, reused(s), true);
-  if (c.stats) print_stats(s.counters.snapshot(), f->skipped, reused(s), wall);
+  if (c.stats) print_stats(previous, s.counters.snapshot(), f->skipped, reused(s), wall);
   if (out) out->close();
   if (failure && !(s.killing && is_cancellation(failure))) std::rethrow_exception(failure);
   if (s.stopping) return interrupted;

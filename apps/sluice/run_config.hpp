@@ -28,6 +28,7 @@ struct run_config {
   input_format format = input_format::detect;
   std::string key;  // --key FIELD (JSON Lines)
   bool shell = false;
+  bool noop = false;  // --noop: no command; each task succeeds at once (noop_task.hpp)
 
   // Limits and policies.
   std::size_t max_at_once = 0;  // 0: unlimited
