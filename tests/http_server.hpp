@@ -7,6 +7,7 @@
 //   /ok                 200 "ok"
 //   /echo[?query]       200 {"method","target","body","x_test","host","user_agent"} as JSON
 //   /json               200 {"a":1} (application/json)
+//   /binary             200, every byte value 0..255 as the body, X-Name: caf\xe9 (Latin-1)
 //   /status/N           status N
 //   /slow/MS            200 after MS milliseconds
 //   /retry-after/V      429 with Retry-After: V
@@ -174,6 +175,12 @@ class http_test_server {
         }
       } else if (path == "/close") {
         res.keep_alive(false);
+      } else if (path == "/binary") {
+        // Every byte value in the body, and a header value in Latin-1 (obs-text).
+        res.set(http::field::content_type, "application/octet-stream");
+        res.set("X-Name", "caf\xe9");
+        res.body().clear();
+        for (int b = 0; b < 256; ++b) res.body().push_back(static_cast<char>(b));
       } else if (path.starts_with("/big/")) {
         res.body() = std::string(number(arg("/big/")), 'x');
       }

@@ -6,6 +6,8 @@
 #include "../nginx.hpp"
 #include "cli_support.hpp"
 
+#include <sluice/bytes_field.hpp>
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -41,6 +43,22 @@ TEST(HttpCli, WritesARowPerRequestWithStatusBodyAndHeaders) {
   r = sluice(d, {"http", "-o", "r2.jsonl", "--ok-status", "200-299,404", "--url", base + "{}",
                  ":::", "/ok", "/status/404"});
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST(HttpCli, ABinaryBodyAndALatin1HeaderAreKeptExactlyInValidJson) {
+  http_test_server server;
+  temp_dir d;
+  auto r = sluice(d, {"http", "-o", "r.jsonl", "--keep-header", "X-Name", "--url",
+                      server.url("/binary"), ":::", "x"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto rows = rows_of(d / "r.jsonl");  // Boost.JSON rejects text that is not UTF-8
+  ASSERT_EQ(rows.size(), 1u);
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  EXPECT_EQ(get_bytes(rows[0], "body"), all);
+  EXPECT_TRUE(rows[0].contains("body_b64"));
+  EXPECT_EQ(get_bytes(rows[0].at("headers").as_object(), "X-Name"), "caf\xe9");
+  EXPECT_EQ(rows[0].at("headers").at("X-Name"), "caf\xef\xbf\xbd");
 }
 
 TEST(HttpCli, RetriesServerErrorsAndHoldsStartsForRetryAfter) {
