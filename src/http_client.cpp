@@ -576,16 +576,23 @@ std::optional<std::chrono::nanoseconds> retry_after(const response& r,
   while (!v.empty() && v.back() == ' ') v.pop_back();
   while (!v.empty() && v.front() == ' ') v.erase(v.begin());
   if (v.empty()) return std::nullopt;
+  // A wait of more than a year is taken as a year: either form can ask for more than the
+  // nanosecond clock holds (292 years).
+  constexpr std::chrono::seconds year = std::chrono::hours(24 * 365);
   if (v.find_first_not_of("0123456789") == std::string::npos) {
-    if (v.size() > 9) return std::chrono::nanoseconds(std::chrono::hours(24 * 365));
+    if (v.size() > 9) return year;
     return std::chrono::seconds(std::stol(v));
   }
   std::tm tm{};
   const char* end = ::strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  const auto at = std::chrono::system_clock::from_time_t(::timegm(&tm));
-  if (at <= now) return std::chrono::nanoseconds(0);
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(at - now);
+  // In seconds first (found by fuzz_http_response: a date in the year 4030 overflowed).
+  const std::chrono::seconds at(::timegm(&tm));
+  const auto since_epoch = now.time_since_epoch();
+  const auto now_s = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  if (at <= now_s) return std::chrono::nanoseconds(0);
+  if (at - now_s > year) return year;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at) - since_epoch;
 }
 
 }  // namespace sluice::http

@@ -210,6 +210,10 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       if (!l.has_newline) out.needs_newline = true;  // keeps the next row on a line of its own
       continue;
     }
+    // A last line without its '\n', row or bad row (reported and kept under on_error::print),
+    // gets one before anything is appended, else the next row would be glued onto it (a torn
+    // line is cut away instead).
+    if (!l.has_newline) out.needs_newline = true;
     json::error_code ec;
     p.reset();
     std::size_t used = p.write_some(false, l.text.data(), l.text.size(), ec);
@@ -242,7 +246,6 @@ scan_result scan_keys(const std::filesystem::path& path, std::string_view key_na
       for (std::size_t i = 0; i < h.names.size(); ++i)
         if (h.composite[i]) h.text[i] = key_text(row.as_object().at(h.names[i]));
     }
-    if (!l.has_newline) out.needs_newline = true;
     ++out.rows;
     on_row({l.text, l.number, l.offset, h.text[0], std::span(h.text).subspan(1)});
   }

@@ -269,6 +269,13 @@ TEST(HttpClient, RetryAfterInSecondsOrAsAnHttpDate) {
   EXPECT_EQ(http::retry_after(r, now), std::chrono::nanoseconds(10s));
   r.headers.set("Retry-After", "Sun, 06 Nov 1994 08:49:00 GMT");
   EXPECT_EQ(http::retry_after(r, now), std::chrono::nanoseconds(0));
+  // Far dates and numbers are a year (found by fuzz_http_response: 4030 overflowed the clock).
+  r.headers.set("Retry-After", "Wed, 21 Oct 4030 07:28:00 GMT");
+  EXPECT_EQ(http::retry_after(r, now), std::chrono::nanoseconds(std::chrono::hours(24 * 365)));
+  r.headers.set("Retry-After", "Mon, 06 Nov 1995 08:49:27 GMT");  // a year and a day
+  EXPECT_EQ(http::retry_after(r, now), std::chrono::nanoseconds(std::chrono::hours(24 * 365)));
+  r.headers.set("Retry-After", "99999999999");
+  EXPECT_EQ(http::retry_after(r, now), std::chrono::nanoseconds(std::chrono::hours(24 * 365)));
   r.headers.set("Retry-After", "soon");
   EXPECT_EQ(http::retry_after(r, now), std::nullopt);
   r.headers.erase("Retry-After");

@@ -432,6 +432,20 @@ TEST(ResumeJsonlFile, EndsALastRowThatLacksItsNewline) {
   EXPECT_EQ(read_file(d / "r.jsonl"), "{\"k\":1}\n{\"k\":\"new\"}\n");
 }
 
+// Found by fuzz_jsonl: a bad last row without its '\n' (kept under print) had the next row
+// glued onto it.
+TEST(ResumeJsonlFile, EndsABadLastRowThatLacksItsNewlineUnderPrint) {
+  temp_dir d;
+  for (const char* last : {"{\"other\":3}", "[1,2]", "7"}) {
+    write_file(d / "r.jsonl", std::string("{\"k\":8}\n\n   \n") + last);
+    messages m;
+    EXPECT_EQ(reopen(d / "r.jsonl", m, on_error::print).size(), 1u);
+    EXPECT_EQ(read_file(d / "r.jsonl"),
+              std::string("{\"k\":8}\n\n   \n") + last + "\n{\"k\":\"new\"}\n");
+    EXPECT_EQ(m.said.size(), 1u) << last;  // the bad row, reported
+  }
+}
+
 TEST(ResumeJsonlFile, CreatesAMissingFile) {
   temp_dir d;
   messages m;

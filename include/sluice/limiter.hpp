@@ -55,7 +55,7 @@ class [[nodiscard]] permit {
 ///     sluice::limiter db{8};
 ///     auto p = co_await db.acquire();   // suspends while 8 are held
 ///     co_await query();                 // p releases at scope exit
-class limiter : private detail::wait_owner<std::size_t> {
+class limiter final : private detail::wait_owner<std::size_t> {
  public:
   /// Throws std::invalid_argument when capacity is 0.
   explicit limiter(std::size_t capacity);

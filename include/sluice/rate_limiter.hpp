@@ -98,7 +98,7 @@ class basic_rate_limiter final : public rate_limit {
   };
 
   // Shared with the pending timer handler, which may run after the limiter is gone.
-  struct impl : detail::wait_owner<waiter>, std::enable_shared_from_this<impl> {
+  struct impl final : detail::wait_owner<waiter>, std::enable_shared_from_this<impl> {
     impl(boost::asio::any_io_executor ex, double rate, std::uint32_t burst)
         : timer_(std::move(ex)), gcra_(rate, burst) {}
 

@@ -202,8 +202,8 @@ namespace detail {
 /// The scope's shared state: jobs, places, workers. Kept alive by the scope object and by
 /// every worker.
 template <class Clock>
-class scope_state : public std::enable_shared_from_this<scope_state<Clock>>,
-                    private wait_owner<char> {
+class scope_state final : public std::enable_shared_from_this<scope_state<Clock>>,
+                          private wait_owner<char> {
  public:
   scope_state(boost::asio::any_io_executor ex, const options& opts,
               std::chrono::nanoseconds deadline)

@@ -489,6 +489,13 @@ TEST(Cli, BadUsageIs101WithAMessage) {
             "no-such-command-xyz': command not found"},
            {{"run", "--timeout", "soon", "echo", ":::", "a"},
             "--timeout: \"soon\" is not a duration"},
+           {{"run", "--timeout", "1e30s", "echo", ":::", "a"},  // (found by fuzz_options)
+            "--timeout: \"1e30s\" is longer than 100 years"},
+           {{"run", "--backoff", "1s,9e12", "echo", ":::", "a"}, "--backoff: \"9e12\" is longer"},
+           {{"run", "--noop", "echo", ":::", "a"},
+            "--noop runs no command, and \"echo\" was given"},
+           {{"http", "--keep-header", "X_b64", ":::", "http://127.0.0.1:1/"},
+            "--keep-header: \"X_b64\": names ending in _b64"},
            {{"run", "--halt", "later", "echo", ":::", "a"}, "--halt"},
            {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
            {{"run", "--bogus", "echo"}, "bogus"},

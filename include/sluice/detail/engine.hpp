@@ -151,8 +151,8 @@ using task_result_t =
 ///   void on_error(E&, std::size_t index, std::exception_ptr, std::size_t attempts)
 /// (a task cancelled by the run's own stop is neither).
 template <class Clock, class Source, class Fn, class Sink>
-class engine : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sink>>,
-               private wait_owner<char> {
+class engine final : public std::enable_shared_from_this<engine<Clock, Source, Fn, Sink>>,
+                     private wait_owner<char> {
  public:
   using result_type = task_result_t<Source, Fn>;
   static constexpr bool delivers_failures = requires { requires Sink::delivers_failures; };

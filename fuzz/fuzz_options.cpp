@@ -1,0 +1,45 @@
+// The option parsers of `sluice run` through to_config, the one place flags are checked:
+// -j, --timeout, --backoff, --halt, --shard, --burst..., then halt_policy::parse alone.
+// Fields, one a line: jobs, timeout, backoff, halt, shard, key, command words...
+// Invariants: no crash; a value is either accepted or a usage_error (never another
+// exception); accepted values are in range.
+#include "flags.hpp"
+#include "fuzz_support.hpp"
+
+#include <sluice/options.hpp>
+
+#include <algorithm>
+
+using namespace sluice;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto f = fuzz::fields_of(fuzz::as_text(data, size));
+  f.resize(std::max<std::size_t>(f.size(), 7));
+  cli::run_flags flags;
+  flags.jobs = f[0];
+  flags.timeout = f[1];
+  flags.backoff = f[2];
+  flags.halt = f[3];
+  flags.shard = f[4];
+  flags.key = f[5];
+  std::vector<std::string> rest(f.begin() + 6, f.end());
+  try {
+    const cli::run_config c = cli::to_config(flags, rest, false);
+    fuzz::check(c.timeout.count() >= 0, "a timeout is not negative");
+    fuzz::check(c.backoff_base.count() >= 0 && c.backoff_cap.count() >= 0, "backoffs >= 0");
+    if (c.shard_of) fuzz::check(c.shard_of->index < c.shard_of->count, "shard I < N");
+  } catch (const cli::usage_error&) {
+  }
+  for (const auto& text : f) {
+    try {
+      (void)halt_policy::parse(text);
+    } catch (const std::invalid_argument&) {
+    }
+    try {
+      const auto d = cli::parse_duration(text, "--timeout");
+      fuzz::check(d.count() >= 0, "a duration is not negative");
+    } catch (const cli::usage_error&) {
+    }
+  }
+  return 0;
+}

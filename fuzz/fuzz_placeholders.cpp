@@ -1,0 +1,49 @@
+// The command template parser and its expansion: the first line is the command's words
+// (separated by spaces), the second the input text, the rest a JSON row. Invariants: no crash;
+// an expansion without placeholders appends the input (quoted for a shell when asked); a
+// quoted word is in single quotes.
+#include "fuzz_support.hpp"
+#include "placeholders.hpp"
+
+#include <boost/json/parse.hpp>
+
+using namespace sluice;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto lines = fuzz::fields_of(fuzz::as_text(data, size));
+  std::vector<std::string> argv;
+  for (const auto& w : fuzz::fields_of(lines[0])) {  // (words by '\n' inside the first field)
+    std::size_t start = 0;
+    for (std::size_t sp; (sp = w.find(' ', start)) != std::string::npos; start = sp + 1)
+      argv.push_back(w.substr(start, sp - start));
+    argv.push_back(w.substr(start));
+  }
+  const std::string input = lines.size() > 1 ? lines[1] : "";
+  std::string row_text;
+  for (std::size_t i = 2; i < lines.size(); ++i) row_text += lines[i];
+  boost::system::error_code ec;
+  boost::json::value row = boost::json::parse(row_text, ec);
+  const boost::json::object* object = !ec && row.is_object() ? &row.as_object() : nullptr;
+  for (bool fields : {false, true}) {
+    try {
+      cli::command_template t(argv, fields);
+      for (bool quote : {false, true}) {
+        try {
+          auto out = t.expand({input, fields ? object : nullptr}, 7, 3, quote);
+          fuzz::check(!out.empty(), "an expansion has a program");
+          if (!t.has_placeholders())
+            fuzz::check(out.back() == (quote ? cli::shell_quote(input) : input) &&
+                            out.size() == argv.size() + 1,
+                        "no placeholder: the input is appended");
+        } catch (const cli::template_error&) {
+        }
+      }
+    } catch (const cli::template_error&) {
+    }
+  }
+  if (object != nullptr) (void)cli::find_field(*object, input);  // --key paths: any text
+  const std::string quoted = cli::shell_quote(input);
+  fuzz::check(quoted.size() >= 2 && quoted.front() == '\'' && quoted.back() == '\'',
+              "a quoted word is in single quotes");
+  return 0;
+}
