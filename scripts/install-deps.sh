@@ -7,6 +7,8 @@ set -euo pipefail
 
 pkgs=(
   g++ cmake ninja-build        # toolchain and build
+  ccache                       # rebuilds reuse objects (CMake uses it when present)
+  clang-14 libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
   libboost1.81-dev             # Boost.Asio (coroutines, timers, cancellation), Boost.Process v2
   libboost-filesystem1.81-dev  # Boost.Filesystem, which Boost.Process v2 links in Boost 1.81
   libboost-json1.81-dev        # Boost.JSON: JSON Lines rows (parse, serialize)

@@ -4,13 +4,18 @@
 #   2. ASan + UBSan build: every test
 #   3. TSan build: the tests that use threads
 #   4. the installed package, consumed by tests/install through find_package
-#   5. clang-format (version 14) check
-# SLUICE_TEST_STAGES="release asan tsan install format" narrows it.
+#   5. fuzz: the libFuzzer targets (clang-14) on their corpus, 12 s each (scripts/fuzz.sh)
+#   6. clang-format (version 14) check
+# SLUICE_TEST_STAGES="release asan tsan install fuzz format" narrows it. Builds go through
+# ccache: CCACHE_BASEDIR is the checkout, so that a fresh clone elsewhere hits the cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-stages=${SLUICE_TEST_STAGES:-release asan tsan install format}
+stages=${SLUICE_TEST_STAGES:-release asan tsan install fuzz format}
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+# (precompiled headers and __DATE__-free sources: what ccache needs to reuse them)
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 jobs=$(nproc)
 step() { printf '\n=== %s\n' "$*"; }
 has() { [[ " $stages " == *" $1 "* ]]; }
@@ -46,6 +51,10 @@ if has install; then
     -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
   cmake --build "$prefix/build"
   "$prefix/build/consumer"
+fi
+if has fuzz; then
+  step "fuzz: libFuzzer targets on their corpus"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-12} scripts/fuzz.sh
 fi
 if has format; then
   step "clang-format-14 check"
