@@ -10,6 +10,8 @@
 #   /conn              "CONNECTION REQUESTS": nginx's connection serial number and how many
 #                      requests that connection has carried (keep-alive reuse, seen by nginx)
 #   /moved             301 to /small.txt        /method      the request's method
+#   /counted/ANY       200 "counted"; each arrival logged to DIR/counted.log as "MSEC URI"
+#                      (the server's own count of starts, for window and rate tests)
 set -euo pipefail
 cmd=${1:?usage: nginx.sh start|stop DIR}
 dir=${2:?usage: nginx.sh start|stop DIR}
@@ -41,6 +43,7 @@ error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  log_format arrivals '\$msec \$request_uri';
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi;
@@ -55,6 +58,9 @@ http {
     location = /conn { default_type text/plain; return 200 "\$connection \$connection_requests"; }
     location = /method { default_type text/plain; return 200 "\$request_method"; }
     location = /moved { return 301 /small.txt; }
+    # Arrivals counted by the server: each request's time (ms) to counted.log, the judge of
+    # window and rate tests.
+    location /counted/ { access_log $dir/counted.log arrivals; default_type text/plain; return 200 "counted"; }
 $(for s in 200 404 429 500 503; do
     echo "    location = /status/$s { default_type text/plain; return $s \"status $s\"; }"
   done)

@@ -471,7 +471,7 @@ const client_options& client::options() const noexcept {
 }
 
 asio::awaitable<response> client::request(std::string method, std::string url, header_list headers,
-                                          std::string body) {
+                                          std::string body, rate_limit* starts) {
   auto self = impl_;  // the state outlives the client while this runs
   impl& s = *self;
   const auto start = clock::now();
@@ -496,16 +496,27 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
         throw request_error(error::total_timeout, url + ": waiting for a connection");
       slot = std::get<0>(std::move(got));
     }
-    if (pool.starts) co_await pool.starts->acquire();
     out.timing.queued += clock::now() - q0;
 
     const std::string wire = request_text(method, t, headers, body, s.opts.user_agent, url);
     const bool head = method == "HEAD";
 
     connection_ptr c = s.take_idle(pool);
+    bool started = false;
     for (int tries = 0;; ++tries) {
       out.reused_connection = c != nullptr;
       if (!c) c = co_await s.connect(t, total, out.timing);
+      if (!started) {
+        // The start is taken once the connection is ready, right before the request is
+        // written, because that is when the server counts it: taken before a new connection's
+        // setup, a burst would reach the server that much later than its slot, and closer to
+        // the next one than the limit allows.
+        const auto w0 = clock::now();
+        if (pool.starts) co_await pool.starts->acquire();
+        if (starts != nullptr) co_await std::exchange(starts, nullptr)->acquire();  // once
+        out.timing.queued += clock::now() - w0;
+        started = true;
+      }
       const phase p = phase_for(s.opts.request_timeout, error::request_timeout, total);
       bool stale = false;
       error_code ec = c->secure ? co_await s.exchange(*c->secure, *c, wire, head, p, out, stale)

@@ -13,6 +13,11 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
                  "Task starts per second, retries included (fractions allowed; 0: no limit)");
   run.add_option("--burst", f.burst, "Starts allowed back to back after an idle time")
       ->check(CLI::PositiveNumber);
+  run.add_option("--window", f.windows,
+                 "N/DUR: at most N starts in any window of DUR, bursts allowed (500/1m, "
+                 "10/1s); repeatable; with -r, every limit admits each start")
+      ->allow_extra_args(false);
+  run.add_option("--min-gap", f.min_gap, "At least DUR between two starts (250ms)");
   run.add_option("--timeout", f.timeout,
                  commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
                           : "Fail an attempt that takes longer (connecting and redirects "
@@ -96,6 +101,27 @@ std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view 
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(total * 1e9)));
 }
 
+run_config::window parse_window(std::string_view text, std::string_view flag) {
+  const auto bad = [&](std::string_view why) {
+    return usage_error(std::string(flag) + ": \"" + std::string(text) + "\" " + std::string(why) +
+                       " (N/DURATION: at most N starts in any window of DURATION, like 500/1m)");
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) throw bad("has no /");
+  run_config::window w;
+  const std::string_view count = text.substr(0, slash);
+  auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), w.count);
+  if (ec != std::errc() || end != count.data() + count.size() || w.count == 0)
+    throw bad("needs a whole number N >= 1");
+  try {
+    w.per = parse_duration(text.substr(slash + 1), flag);
+  } catch (const usage_error&) {
+    throw bad("needs a duration after the /");
+  }
+  if (w.per.count() <= 0) throw bad("needs a duration > 0");
+  return w;
+}
+
 namespace {
 
 std::size_t parse_jobs(const std::string& text) {
@@ -158,6 +184,12 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
     throw usage_error("--max-per-second: must be a number >= 0");
   c.max_per_second = f.rate;
   c.burst = f.burst;
+  for (const auto& w : f.windows) c.windows.push_back(parse_window(w, "--window"));
+  if (!f.min_gap.empty()) {
+    c.min_gap = parse_duration(f.min_gap, "--min-gap");
+    if (c.min_gap.count() <= 0)
+      throw usage_error("--min-gap: \"" + f.min_gap + "\" must be more than 0");
+  }
   if (!f.timeout.empty()) c.timeout = parse_duration(f.timeout, "--timeout");
   c.retries = f.retries;
   if (!f.backoff.empty()) {

@@ -27,7 +27,8 @@ struct run_flags {
   std::string jobs;  // empty: the number of cores
   double rate = 0;
   std::uint32_t burst = 1;
-  std::string timeout, backoff, halt, shard;
+  std::string timeout, backoff, halt, shard, min_gap;
+  std::vector<std::string> windows;  // --window N/DUR, repeatable
   std::uint32_t retries = 0;
   bool keep_order = false, shell = false, jsonl = false, lines = false;
   std::string input, key, output, joblog;
@@ -65,5 +66,8 @@ http_config to_http_config(const http_flags& f, run_config& c);
 
 /// "1.5" (seconds), "250ms", "10s", "2m", "1h", "1m30s"; throws usage_error quoting `text`.
 std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag);
+
+/// "500/1m": N starts per window of a duration; throws usage_error quoting `text`.
+run_config::window parse_window(std::string_view text, std::string_view flag);
 
 }  // namespace sluice::cli

@@ -158,7 +158,8 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   std::optional<http::response> r;
   std::string error;
   try {
-    r = co_await client_->request(h_.method, req.url, std::move(req.headers), std::move(req.body));
+    r = co_await client_->request(h_.method, req.url, std::move(req.headers), std::move(req.body),
+                                  starts_);
   } catch (const boost::system::system_error& e) {
     if (is_cancellation(std::current_exception())) throw;
     error = e.what();

@@ -12,8 +12,8 @@
 #include <sluice/jsonl_writer.hpp>
 #include <sluice/offload.hpp>
 #include <sluice/progress.hpp>
-#include <sluice/rate_limiter.hpp>
 #include <sluice/resumable_file.hpp>
+#include <sluice/start_limits.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -297,7 +297,8 @@ struct run_state {
   progress counters;
   std::optional<progress_bar> bar;
   std::optional<cli::dedupe> reuse;  // --dedupe
-  std::optional<rate_limiter> rate;  // -r, and what a server's Retry-After holds
+  /// -r, --window, --min-gap as one decision, and what a server's Retry-After holds.
+  std::optional<start_limits> rate;
   std::size_t failed = 0;
   bool stopping = false, killing = false;
 };
@@ -367,7 +368,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
 
   options o;
   o.max_at_once = c.max_at_once;
-  if (s.rate) o.rate_limiter = &*s.rate;
+  if (s.rate && !s.kind.takes_starts(*s.rate)) o.rate_limiter = &*s.rate;
   o.ordered = c.keep_order;
   o.reorder_window = c.keep_order ? std::max<std::size_t>(64, 4 * c.max_at_once) : 0;
   o.errors = c.halt ? error_policy::halt : error_policy::keep_going;
@@ -462,10 +463,14 @@ int run_tasks(const run_config& c, task_kind& kind) {
     previous.by_key = {};
   }
 
-  if (c.max_per_second > 0)
-    s.rate.emplace(io.get_executor(), c.max_per_second, c.burst);
-  else if (kind.may_hold())  // no limit, but one a server's Retry-After can hold
-    s.rate.emplace(io.get_executor(), 1e6, 1000000);
+  // Every limit on starts in one start_limits: a start is admitted when all of them admit it
+  // (and a server's Retry-After holds it even with no limit).
+  if (c.max_per_second > 0 || !c.windows.empty() || c.min_gap.count() > 0 || kind.may_hold()) {
+    auto& limits = s.rate.emplace(io.get_executor());
+    if (c.max_per_second > 0) limits.add_rate(c.max_per_second, c.burst);
+    for (const auto& w : c.windows) limits.add_window(w.count, w.per);
+    if (c.min_gap.count() > 0) limits.add_window(1, c.min_gap);  // one start in any gap
+  }
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
   asio::steady_timer bar_timer(io);
   asio::cancellation_signal kill;

@@ -34,6 +34,13 @@ struct run_config {
   std::size_t max_at_once = 0;  // 0: unlimited
   double max_per_second = 0;
   std::uint32_t burst = 1;
+  /// --window N/DUR: at most `count` starts in any window of `per` (sliding, exact).
+  struct window {
+    std::uint64_t count = 0;
+    std::chrono::nanoseconds per{0};
+  };
+  std::vector<window> windows;
+  std::chrono::nanoseconds min_gap{0};  // --min-gap: between two starts
   std::chrono::nanoseconds timeout{0};
   std::uint32_t retries = 0;
   std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);

@@ -5,6 +5,8 @@
 
 #include "inputs.hpp"
 
+#include <sluice/rate_limiter.hpp>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
@@ -72,6 +74,10 @@ class task_kind {
   /// Whether a task may ask every start to hold (finished_task::hold): then the run keeps a
   /// rate limiter even without -r.
   [[nodiscard]] virtual bool may_hold() const { return false; }
+  /// Whether the kind takes the run's limits on starts itself, at the moment its work leaves
+  /// (an HTTP request once its connection is ready), where a server counts it; then the
+  /// runner leaves them to it. Else the runner takes them before each attempt.
+  virtual bool takes_starts(rate_limit& /*starts*/) { return false; }
   /// The run is over and its executor is about to be destroyed: drop the I/O objects made
   /// on it.
   virtual void run_over() {}

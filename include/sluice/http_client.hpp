@@ -21,6 +21,10 @@
 #include <utility>
 #include <vector>
 
+namespace sluice {
+class rate_limit;
+}
+
 namespace sluice::http {
 
 /// The failures the client itself reports (others are the transport's: refused, reset, a TLS
@@ -121,8 +125,14 @@ class client {
   /// is error::bad_request, before anything is sent. A pooled connection the server has
   /// closed meanwhile is replaced once, transparently. Cancellation closes the connection in
   /// use.
+  ///
+  /// `starts`, if given, is a limit on starts of the caller's (a sluice::start_limits, say),
+  /// taken like the host's own max_per_second_per_host: once the connection is ready, right
+  /// before the request is written, so that the starts the server counts keep the limit (a
+  /// new connection's setup does not push a start towards the next one). Each redirect is a
+  /// start of the host's limit; the caller's is taken once per call.
   boost::asio::awaitable<response> request(std::string method, std::string url, header_list headers,
-                                           std::string body);
+                                           std::string body, rate_limit* starts = nullptr);
 
   /// Connections opened so far (all hosts).
   [[nodiscard]] std::size_t connections_opened() const noexcept;

@@ -14,10 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::test {
@@ -95,6 +99,19 @@ inline result sluice(const temp_dir& dir, const strings& args, const std::string
   cli_run r(dir, args, stdin_text);
   const int code = r.wait();
   return {code, r.out(), r.err()};
+}
+
+/// Runs sluice with `args` `times` times in `dir`, each killed with SIGKILL `min_ms` plus up to
+/// `spread_ms` (random) after its start, as a crash would stop it.
+template <class Rng>
+void kill_nine_at_random_moments(const temp_dir& dir, const strings& args, Rng& rng, int times,
+                                 int min_ms = 50, int spread_ms = 250) {
+  for (int k = 0; k < times; ++k) {
+    cli_run run(dir, args);
+    std::this_thread::sleep_for(std::chrono::milliseconds(min_ms + rng() % spread_ms));
+    run.signal(SIGKILL);
+    EXPECT_EQ(run.wait(), 128 + SIGKILL);
+  }
 }
 
 inline std::vector<json::object> rows_of(const std::filesystem::path& p) {

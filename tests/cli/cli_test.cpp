@@ -496,6 +496,15 @@ TEST(Cli, BadUsageIs101WithAMessage) {
             "--noop runs no command, and \"echo\" was given"},
            {{"http", "--keep-header", "X_b64", ":::", "http://127.0.0.1:1/"},
             "--keep-header: \"X_b64\": names ending in _b64"},
+           {{"run", "--window", "10/0s", "echo", ":::", "a"},
+            "--window: \"10/0s\" needs a duration > 0 (N/DURATION"},
+           {{"run", "--window", "0/1s", "echo", ":::", "a"},
+            "--window: \"0/1s\" needs a whole number"},
+           {{"run", "--window", "ten", "echo", ":::", "a"}, "--window: \"ten\" has no /"},
+           {{"run", "--window", "5/soon", "echo", ":::", "a"},
+            "--window: \"5/soon\" needs a duration after the /"},
+           {{"run", "--min-gap", "0s", "echo", ":::", "a"},
+            "--min-gap: \"0s\" must be more than 0"},
            {{"run", "--halt", "later", "echo", ":::", "a"}, "--halt"},
            {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
            {{"run", "--bogus", "echo"}, "bogus"},
@@ -651,12 +660,7 @@ TEST(Cli, KillNineAtRandomMomentsLosesAndRepeatsNothing) {
   write_file(d / "in.jsonl", text);
   const strings args{"run",     "-j", "8",        "--key", "id",    "-o",
                      "r.jsonl", "-i", "in.jsonl", "--",    "sleep", "{s}"};
-  for (int k = 0; k < 10; ++k) {
-    cli_run run(d, args);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
-    run.signal(SIGKILL);
-    EXPECT_EQ(run.wait(), 128 + SIGKILL);
-  }
+  kill_nine_at_random_moments(d, args, rng, 10);
   auto r = sluice(d, args);
   EXPECT_EQ(r.code, 0) << r.err;
   std::map<std::int64_t, int> count;

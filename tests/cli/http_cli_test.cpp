@@ -10,9 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 
 namespace sluice::test {
 namespace {
@@ -148,6 +151,63 @@ TEST(HttpCli, SendsTemplatedHeadersAndAJsonFieldAsTheBody) {
 }
 
 // ---- against the real nginx of the CTest fixture (tests/nginx.hpp)
+
+/// A tag for this test's requests in nginx's shared counted.log, unique to this run.
+std::string unique_tag(const std::string& name) {
+  static int runs = 0;
+  return name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++runs) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+/// The arrival times (ms) nginx logged for request URIs that hold `tag`, in order.
+std::vector<double> arrivals_at_nginx(const std::string& tag) {
+  std::vector<double> ms;
+  for (const auto& line : lines_of(read_file(SLUICE_NGINX_DIR "/counted.log")))
+    if (line.find(tag) != std::string::npos) ms.push_back(std::stod(line) * 1000);
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+/// The most arrivals in any window [t, t + width_ms).
+std::size_t most_in_any_window(const std::vector<double>& ms, double width_ms) {
+  std::size_t most = 0;
+  for (std::size_t i = 0, j = 0; i < ms.size(); ++i) {
+    while (ms[i] - ms[j] >= width_ms) ++j;
+    most = std::max(most, i - j + 1);
+  }
+  return most;
+}
+
+TEST(HttpCliNginx, AWindowAndAGapHoldAsNginxCountsTheArrivals) {
+  temp_dir d;
+  const std::string tag = unique_tag("window");
+  std::string in;
+  for (int i = 0; i < 20; ++i) in += "/counted/" + tag + "/" + std::to_string(i) + "\n";
+  auto r = sluice(
+      d, {"http", "-j", "16", "--window", "5/1s", "-o", "r.jsonl", "--url", nginx_url("{}")}, in);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto ms = arrivals_at_nginx(tag);
+  ASSERT_EQ(ms.size(), 20u);
+  // sluice admits exactly 5 in any second (start_limits_test proves it on virtual time).
+  // nginx logs each arrival after the scheduling of two processes on a machine that CI keeps
+  // busy with other tests (tens of ms of jitter seen), and the bursts sit on the window's
+  // edge: this checks the server's count with that jitter allowed (a GCRA at 5/s with burst
+  // 5 shows 9 or 10 here); bench/limits.sh measures the exact count on an idle machine.
+  EXPECT_LE(most_in_any_window(ms, 850), 5u);
+  // Four bursts of five, at 0, 1, 2 and 3 s: the last within 5% of the ideal 3 s.
+  EXPECT_GE(ms.back() - ms.front(), 2850);
+  EXPECT_LE(ms.back() - ms.front(), 3150);
+  // --min-gap: every arrival at least the gap after the one before.
+  const std::string gap_tag = unique_tag("gap");
+  in.clear();
+  for (int i = 0; i < 8; ++i) in += "/counted/" + gap_tag + "/" + std::to_string(i) + "\n";
+  r = sluice(d, {"http", "-j", "8", "--min-gap", "100ms", "--url", nginx_url("{}")}, in);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto gaps = arrivals_at_nginx(gap_tag);
+  ASSERT_EQ(gaps.size(), 8u);
+  EXPECT_GE(gaps.back() - gaps.front(), 7 * 100 - 50);  // (jitter as above)
+  EXPECT_LE(most_in_any_window(gaps, 50), 1u);
+}
 
 TEST(HttpCliNginx, ThousandsOfRequestsInInputOrder) {
   temp_dir d;

@@ -274,12 +274,7 @@ TEST(ResultsIntegrity, KillNineWithBinaryOutputLosesAndRepeatsNothing) {
                      "head -c 300 /dev/urandom; sleep 0.0$(($(printf %s \"$1\" | wc -c) % 5 + 1))",
                      "_",
                      "{}"};
-  for (int k = 0; k < 10; ++k) {
-    cli_run run(d, args);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
-    run.signal(SIGKILL);
-    EXPECT_EQ(run.wait(), 128 + SIGKILL);
-  }
+  kill_nine_at_random_moments(d, args, rng, 10);
   auto r = sluice(d, args);
   EXPECT_EQ(r.code, 0) << r.err;
   std::map<std::string, int> count;

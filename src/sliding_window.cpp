@@ -1,0 +1,106 @@
+#include "sluice/sliding_window.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace sluice {
+
+namespace {
+
+void check(std::uint64_t capacity, std::chrono::nanoseconds window, std::chrono::nanoseconds gap) {
+  if (capacity == 0) throw std::invalid_argument("sliding_window: capacity must be >= 1");
+  if (window.count() <= 0) throw std::invalid_argument("sliding_window: window must be > 0");
+  if (gap.count() < 0) throw std::invalid_argument("sliding_window: min_gap must be >= 0");
+}
+
+}  // namespace
+
+sliding_window::sliding_window(std::uint64_t capacity, duration window, duration min_gap)
+    : capacity_(capacity), window_(window), gap_(min_gap) {
+  check(capacity, window, min_gap);
+}
+
+sliding_window::duration sliding_window::earliest(duration now, std::uint64_t cost) const {
+  if (cost == 0 || cost > capacity_)
+    throw std::invalid_argument("sliding_window: a start of cost " + std::to_string(cost) +
+                                " never fits a capacity of " + std::to_string(capacity_));
+  duration t = std::max(now, hold_);
+  if (!starts_.empty()) t = std::max(t, starts_.back().at + gap_);
+  // The window at t is (t - window, t]: a start at s is in it while t < s + window. Walk the
+  // starts from the oldest: while the ones still in the window leave no room, t moves to
+  // when the oldest of them leaves.
+  std::uint64_t in_window = total_;
+  for (const start& s : starts_) {
+    if (s.at + window_ <= t) {
+      in_window -= s.cost;
+      continue;
+    }
+    if (in_window + cost <= capacity_) break;
+    t = s.at + window_;
+    in_window -= s.cost;
+  }
+  return t;
+}
+
+void sliding_window::forget_before(duration t) {
+  while (!starts_.empty() && starts_.front().at + window_ <= t) {
+    total_ -= starts_.front().cost;
+    starts_.pop_front();
+  }
+}
+
+void sliding_window::commit(duration t, std::uint64_t cost) {
+  forget_before(t);
+  if (!starts_.empty() && starts_.back().at == t)
+    starts_.back().cost += cost;
+  else
+    starts_.push_back({t, cost});
+  total_ += cost;
+}
+
+bool sliding_window::try_commit(duration now, std::uint64_t cost) {
+  if (earliest(now, cost) > now) return false;
+  commit(now, cost);
+  return true;
+}
+
+void sliding_window::settle(duration t, std::uint64_t estimated, std::uint64_t actual) {
+  auto it = std::lower_bound(starts_.begin(), starts_.end(), t,
+                             [](const start& s, duration at) { return s.at < at; });
+  if (it == starts_.end() || it->at != t) return;
+  // (Starts at the same ns share an entry: only this start's part of it changes.)
+  const std::uint64_t others = it->cost - std::min(it->cost, estimated);
+  total_ -= it->cost;
+  it->cost = others + actual;
+  total_ += it->cost;
+  if (it->cost == 0) starts_.erase(it);
+}
+
+void sliding_window::hold_until(duration t) {
+  hold_ = std::max(hold_, t);
+}
+
+void sliding_window::set_capacity(std::uint64_t capacity) {
+  check(capacity, window_, gap_);
+  capacity_ = capacity;
+}
+
+void sliding_window::set_window(duration window) {
+  check(capacity_, window, gap_);
+  window_ = window;
+}
+
+void sliding_window::set_min_gap(duration gap) {
+  check(capacity_, window_, gap);
+  gap_ = gap;
+}
+
+std::uint64_t sliding_window::used(duration now) const noexcept {
+  std::uint64_t sum = 0;
+  for (const start& s : starts_)
+    if (s.at + window_ > now && s.at <= now) sum += s.cost;
+  return sum;
+}
+
+}  // namespace sluice
