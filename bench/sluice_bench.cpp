@@ -1,6 +1,7 @@
 // sluice's side of the shared benchmark workloads. usage:
 //   sluice_bench <workload> <n> <limit> [variant]
-//   w1  n no-op tasks, at most `limit` at once, results consumed unordered
+//   w1  n no-op tasks, at most `limit` at once, results consumed unordered (variant limits3:
+//       with a GCRA rate and a sliding window besides, in one start_limits, never waiting)
 //       variants: run_on_each (default), amap
 //   w2  the same, results in input order (run_all)
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
@@ -114,6 +115,38 @@ int main(int argc, char** argv) {
     if (wl == "w1" && variant == "amap") {
       auto s = sluice::amap(noop, std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
       while (auto v = co_await s.next()) ++r.count;
+    } else if (wl == "w1" && variant == "limits3") {
+      // Three limits on every start: the run's max_at_once, and a GCRA rate and a sliding
+      // window in one start_limits, set so that they never make a task wait (the cost of the
+      // decision, not of waiting). The window is 10 ms long, so that it holds the starts of
+      // 10 ms, not of the whole run.
+      sluice::start_limits three{co_await asio::this_coro::executor};
+      three.add_rate(1e9, 1000000);
+      three.add_window(1000000000, 10ms);
+      co_await sluice::run_on_each(
+          [&](std::size_t i) -> asio::awaitable<std::size_t> {
+            ++r.count;
+            co_return i;
+          },
+          std::views::iota(std::size_t{0}, n), {.max_at_once = limit, .rate_limiter = &three});
+    } else if (wl == "w1" && (variant == "rate1" || variant == "clock")) {
+      // rate1: max_at_once and the run's own GCRA (max_per_second), never waiting. clock: no
+      // rate, but each task reads the steady clock once, as every time-based limit must per
+      // start (the floor of rate1 and limits3 on this machine).
+      std::size_t ticks = 0;
+      sluice::options o{.max_at_once = limit};
+      if (variant == "rate1") {
+        o.max_per_second = 1e9;
+        o.burst = 1000000;
+      }
+      co_await sluice::run_on_each(
+          [&](std::size_t i) -> asio::awaitable<std::size_t> {
+            ++r.count;
+            if (variant == "clock") ticks += clk::now().time_since_epoch().count() & 1;
+            co_return i;
+          },
+          std::views::iota(std::size_t{0}, n), o);
+      if (ticks > n) std::abort();  // (keeps the reads)
     } else if (wl == "w1" || wl == "w3") {
       // The task is the no-op itself (one coroutine, returning its index) and counts itself.
       co_await sluice::run_on_each(

@@ -23,6 +23,8 @@
 #include "sluice/resumable_file.hpp"
 #include "sluice/run.hpp"
 #include "sluice/run_bounded.hpp"
+#include "sluice/sliding_window.hpp"
+#include "sluice/start_limits.hpp"
 #include "sluice/stream.hpp"
 #include "sluice/task_scope.hpp"
 #include "sluice/when_all.hpp"

@@ -42,6 +42,8 @@ class timed_limit {
   virtual void commit(duration scheduled, duration actual, std::uint64_t cost) = 0;
   /// No start before t.
   virtual void hold_until(duration t) = 0;
+  /// The largest cost that can ever fit (a burst, a window's capacity).
+  [[nodiscard]] virtual std::uint64_t max_cost() const = 0;
 };
 
 /// A GCRA rate (gcra.hpp) as a timed_limit: `rate` starts per second, bursts of `burst`.
@@ -55,6 +57,7 @@ class rate_limit_of final : public timed_limit {
     g_.commit(scheduled, checked(cost));
   }
   void hold_until(duration t) override { g_.hold_until(t); }
+  [[nodiscard]] std::uint64_t max_cost() const override { return g_.burst(); }
   /// The arithmetic, to read or change (then call basic_start_limits::changed()).
   gcra& state() noexcept { return g_; }
 
@@ -79,6 +82,7 @@ class window_limit final : public timed_limit {
   }
   void commit(duration, duration actual, std::uint64_t cost) override { w_.commit(actual, cost); }
   void hold_until(duration t) override { w_.hold_until(t); }
+  [[nodiscard]] std::uint64_t max_cost() const override { return w_.capacity(); }
   sliding_window& state() noexcept { return w_; }
 
  private:
@@ -112,7 +116,7 @@ class basic_start_limits final : public rate_limit {
   Limit& add(std::unique_ptr<Limit> limit) {
     Limit& l = *limit;
     impl_->limits_.push_back(std::move(limit));
-    impl_->reschedule();
+    changed();
     return l;
   }
   rate_limit_of& add_rate(double rate, std::uint32_t burst = 1) {
@@ -154,7 +158,12 @@ class basic_start_limits final : public rate_limit {
   }
 
   /// A limit was changed (its state() set): the queue is rescheduled at once.
-  void changed() { impl_->reschedule(); }
+  void changed() {
+    impl& s = *impl_;
+    s.max_cost_ = std::uint64_t(-1);
+    for (const auto& l : s.limits_) s.max_cost_ = std::min(s.max_cost_, l->max_cost());
+    s.reschedule();
+  }
 
   [[nodiscard]] std::size_t waiting() const noexcept { return impl_->waiters_.size(); }
 
@@ -172,7 +181,8 @@ class basic_start_limits final : public rate_limit {
     }
     void check(std::uint32_t cost) const {
       if (cost == 0) throw std::invalid_argument("start_limits: a start's cost must be >= 1");
-      for (const auto& l : limits_) (void)l->earliest(duration{0}, cost);  // throws if never
+      if (cost <= max_cost_) return;
+      for (const auto& l : limits_) (void)l->earliest(duration{0}, cost);  // says which
     }
     // When a start of `cost` that arrived at `arrival` fits every limit.
     duration slot(duration arrival, std::uint32_t cost) const {
@@ -254,6 +264,7 @@ class basic_start_limits final : public rate_limit {
     bool closed_ = false;
     duration armed_at_{};
     duration held_until_{duration::min()};
+    std::uint64_t max_cost_ = std::uint64_t(-1);  // the least of the limits' max_cost()
     std::uint64_t generation_ = 0;
   };
 

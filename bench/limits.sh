@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Limits on starts, measured (docs/benchmarks.md):
+#   overhead: W1 (1M no-op tasks, 64 at once) with one limit (max_at_once) and with three
+#             (max_at_once, a GCRA rate and a sliding window in one start_limits, set so that
+#             they never make a task wait), interleaved rep after rep (bench/interleave.sh)
+#   window:   300 GETs through `sluice http --window 50/1s -j 16` against a local nginx that
+#             logs every arrival (scripts/nginx.sh, /counted/): the most arrivals nginx saw in
+#             any 1 s, and the last arrival against the ideal 5 s (six bursts of 50, 1 s
+#             apart); beside it GCRA at the same rate (-r 50 --burst 50), the approximation a
+#             window replaces
+# REPS (default 5); results in bench/results/limits.txt.
+source "$(dirname "$0")/cli_common.sh" limits.txt
+REPS=${REPS:-5}
+trap 'scripts/nginx.sh stop "$WORK/nginx" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+cmake --build --preset release --target sluice_bench >/dev/null
+BENCH=$PWD/build/release/bench/sluice_bench
+
+# ---- overhead --------------------------------------------------------------------------------
+bench/interleave.sh -n "$REPS" one "$BENCH w1 1000000 64" three "$BENCH w1 1000000 64 limits3" |
+  tee -a "$RESULTS"
+
+# ---- window, counted at nginx ---------------------------------------------------------------
+scripts/nginx.sh start "$WORK/nginx" >/dev/null
+base=$(cat "$WORK/nginx/url")
+count() {  # count TOOL TAG FLAGS...: runs 300 GETs tagged TAG, prints what nginx counted
+  local tool=$1 tag=$2
+  shift 2
+  seq 300 | sed "s|^|/counted/$tag/|" >"$WORK/$tag.txt"
+  "$SLUICE" http -j 16 --no-progress "$@" --url "$base{}" -i "$WORK/$tag.txt" >/dev/null
+  grep "/counted/$tag/" "$WORK/nginx/counted.log" | python3 -c '
+import sys
+ms = sorted(float(l.split()[0]) * 1000 for l in sys.stdin)
+def most(width):
+    j, best = 0, 0
+    for i in range(len(ms)):
+        while ms[i] - ms[j] >= width:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+span = (ms[-1] - ms[0]) / 1000
+print(f"arrivals={len(ms)} most_in_any_1000ms={most(1000)} most_in_any_998ms={most(998)} "
+      f"last_arrival_s={span:.3f} over_ideal_5s={span / 5:.4f}")' | sed "s/^/workload=window tool=$tool /"
+}
+for ((i = 0; i < REPS; i++)); do
+  count sluice-window "w$i" --window 50/1s
+  count sluice-gcra "g$i" -r 50 --burst 50
+done | tee "$WORK/window"
+for tool in sluice-window sluice-gcra; do
+  grep "tool=$tool " "$WORK/window" >"$WORK/t"
+  say "workload=window tool=$tool runs=$REPS" \
+    "median_most_in_any_1000ms=$(sed -E 's/.*most_in_any_1000ms=([0-9]+).*/\1/' "$WORK/t" | median)" \
+    "max_most_in_any_1000ms=$(sed -E 's/.*most_in_any_1000ms=([0-9]+).*/\1/' "$WORK/t" | sort -n | tail -1)" \
+    "median_last_arrival_s=$(sed -E 's/.*last_arrival_s=([0-9.]+).*/\1/' "$WORK/t" | median)"
+done
