@@ -471,7 +471,8 @@ const client_options& client::options() const noexcept {
 }
 
 asio::awaitable<response> client::request(std::string method, std::string url, header_list headers,
-                                          std::string body, rate_limit* starts) {
+                                          std::string body, rate_limit* starts,
+                                          std::uint32_t cost) {
   auto self = impl_;  // the state outlives the client while this runs
   impl& s = *self;
   const auto start = clock::now();
@@ -513,7 +514,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
         // the next one than the limit allows.
         const auto w0 = clock::now();
         if (pool.starts) co_await pool.starts->acquire();
-        if (starts != nullptr) co_await std::exchange(starts, nullptr)->acquire();  // once
+        if (starts != nullptr) co_await std::exchange(starts, nullptr)->acquire(cost);  // once
         out.timing.queued += clock::now() - w0;
         started = true;
       }

@@ -18,6 +18,13 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
                  "10/1s); repeatable; with -r, every limit admits each start")
       ->allow_extra_args(false);
   run.add_option("--min-gap", f.min_gap, "At least DUR between two starts (250ms)");
+  run.add_option("--cost", f.cost,
+                 "A JSON Lines field holding each request's cost (tokens): what --cost-window "
+                 "counts (sluice http)");
+  run.add_option("--cost-window", f.cost_windows,
+                 "N/DUR: at most N units of cost in any window of DUR (200000/1m); repeatable "
+                 "(sluice http)")
+      ->allow_extra_args(false);
   run.add_option("--timeout", f.timeout,
                  commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
                           : "Fail an attempt that takes longer (connecting and redirects "
@@ -185,6 +192,16 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.max_per_second = f.rate;
   c.burst = f.burst;
   for (const auto& w : f.windows) c.windows.push_back(parse_window(w, "--window"));
+  for (const auto& w : f.cost_windows) c.cost_windows.push_back(parse_window(w, "--cost-window"));
+  c.cost_field = f.cost;
+  if (commands && (!f.cost.empty() || !f.cost_windows.empty()))
+    throw usage_error(
+        "--cost and --cost-window are for sluice http for now (sluice run's starts are taken "
+        "by its runner, which has no cost per task yet)");
+  if (!c.cost_windows.empty() && c.cost_field.empty())
+    throw usage_error("--cost-window counts each request's cost: give the field with --cost");
+  if (!c.cost_field.empty() && f.lines)
+    throw usage_error("--cost needs JSON Lines input, not --lines");
   if (!f.min_gap.empty()) {
     c.min_gap = parse_duration(f.min_gap, "--min-gap");
     if (c.min_gap.count() <= 0)

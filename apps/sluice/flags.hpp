@@ -29,6 +29,8 @@ struct run_flags {
   std::uint32_t burst = 1;
   std::string timeout, backoff, halt, shard, min_gap;
   std::vector<std::string> windows;  // --window N/DUR, repeatable
+  std::string cost;                  // --cost FIELD
+  std::vector<std::string> cost_windows;
   std::uint32_t retries = 0;
   bool keep_order = false, shell = false, jsonl = false, lines = false;
   std::string input, key, output, joblog;

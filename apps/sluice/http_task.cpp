@@ -159,7 +159,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   std::string error;
   try {
     r = co_await client_->request(h_.method, req.url, std::move(req.headers), std::move(req.body),
-                                  starts_);
+                                  starts_, t.input->cost);
   } catch (const boost::system::system_error& e) {
     if (is_cancellation(std::current_exception())) throw;
     error = e.what();

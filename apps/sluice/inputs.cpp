@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,6 +40,10 @@ fingerprint task_identity(std::string_view key_text, std::string_view key_b64,
 }
 
 namespace {
+
+std::string fmt_whole(double d) {
+  return std::to_string(static_cast<std::uint64_t>(d));
+}
 
 // Lines of a FILE, without their '\n' (and a '\r' before it); empty lines are skipped.
 class line_source {
@@ -99,14 +104,35 @@ std::FILE* open_input(const std::string& path) {
   return f;
 }
 
-// Every row has what the run reads from it: the --key field, the template's fields.
+/// A row's --cost: a whole number from 1 to the least --cost-window N (12 and 12.0; not 12.5,
+/// "12" or -1): a larger one would never fit.
+std::uint32_t cost_of(const std::string& name, std::size_t line, const json::object& row,
+                      const std::string& field, double most) {
+  const json::value* v = find_field(row, field);
+  if (v == nullptr)
+    throw jsonl_error(name, line, field, "the --cost field \"" + field + "\" is missing");
+  double d = -1;
+  if (v->is_int64()) d = static_cast<double>(v->get_int64());
+  if (v->is_uint64()) d = static_cast<double>(v->get_uint64());
+  if (v->is_double()) d = v->get_double();
+  if (!(d >= 1 && d <= most && d == std::floor(d)))
+    throw jsonl_error(name, line, field,
+                      "the --cost field \"" + field + "\" is " + json::serialize(*v) +
+                          ", not a whole number from 1 to " + fmt_whole(most) +
+                          (most < 4294967295.0 ? " (the least --cost-window N)" : ""));
+  return static_cast<std::uint32_t>(d);
+}
+
+// Every row has what the run reads from it: the --key field, the template's fields, a cost.
 void check_row(const std::string& name, std::size_t line, const json::object& row,
-               const std::string& key, const std::vector<std::string>& fields) {
+               const std::string& key, const std::vector<std::string>& fields,
+               const std::string& cost, double most_cost) {
   if (!key.empty() && find_field(row, key) == nullptr)
     throw jsonl_error(name, line, key, "the --key field \"" + key + "\" is missing");
   for (const auto& f : fields)
     if (find_field(row, f) == nullptr)
       throw jsonl_error(name, line, f, "field \"" + f + "\" (used by the command) is missing");
+  if (!cost.empty()) (void)cost_of(name, line, row, cost, most_cost);
 }
 
 }  // namespace
@@ -117,7 +143,11 @@ struct input_reader::source {
 };
 
 input_reader::input_reader(const run_config& c, const std::vector<std::string>& fields)
-    : key_field_(c.key), fields_(fields), src_(std::make_unique<source>()) {
+    : key_field_(c.key),
+      cost_field_(c.cost_field),
+      fields_(fields),
+      src_(std::make_unique<source>()) {
+  for (const auto& w : c.cost_windows) most_cost_ = std::min(most_cost_, double(w.count));
   if (c.has_args) {
     name_ = ":::";
     jsonl_ = c.format == input_format::jsonl;
@@ -135,7 +165,7 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
       std::size_t rows = 0;
       jsonl_reader in(c.input);
       while (auto* row = in.next()) {
-        check_row(name_, in.line(), *row, key_field_, fields_);
+        check_row(name_, in.line(), *row, key_field_, fields_, cost_field_, most_cost_);
         ++rows;
       }
       jsonl_ = true;
@@ -201,7 +231,8 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
   it.seq = ++seq_;
   it.line = line;
   if (row != nullptr) {
-    check_row(name_, line, *row, key_field_, fields_);
+    check_row(name_, line, *row, key_field_, fields_, cost_field_, most_cost_);
+    if (!cost_field_.empty()) it.cost = cost_of(name_, line, *row, cost_field_, most_cost_);
     it.text = json::serialize(*row);
     // Copies in the default memory resource: the reader's is reused for its next row.
     const json::storage_ptr own;

@@ -438,6 +438,9 @@ int run_tasks(const run_config& c, task_kind& kind) {
       throw usage_error("--key " + c.key + " needs JSON Lines input, and " + inputs.name() +
                         " is read as text lines" +
                         (c.format == input_format::lines ? " (--lines)" : " (give --jsonl)"));
+    if (!c.cost_field.empty())
+      throw usage_error("--cost " + c.cost_field + " needs JSON Lines input, and " + inputs.name() +
+                        " is read as text lines (give --jsonl)");
     kind.inputs_are_lines();
   }
 
@@ -465,11 +468,14 @@ int run_tasks(const run_config& c, task_kind& kind) {
 
   // Every limit on starts in one start_limits: a start is admitted when all of them admit it
   // (and a server's Retry-After holds it even with no limit).
-  if (c.max_per_second > 0 || !c.windows.empty() || c.min_gap.count() > 0 || kind.may_hold()) {
+  // -r, --window and --min-gap count starts; --cost-window counts each task's --cost.
+  if (c.max_per_second > 0 || !c.windows.empty() || c.min_gap.count() > 0 ||
+      !c.cost_windows.empty() || kind.may_hold()) {
     auto& limits = s.rate.emplace(io.get_executor());
-    if (c.max_per_second > 0) limits.add_rate(c.max_per_second, c.burst);
-    for (const auto& w : c.windows) limits.add_window(w.count, w.per);
-    if (c.min_gap.count() > 0) limits.add_window(1, c.min_gap);  // one start in any gap
+    if (c.max_per_second > 0) limits.add_rate(c.max_per_second, c.burst, counts::starts);
+    for (const auto& w : c.windows) limits.add_window(w.count, w.per, {}, counts::starts);
+    if (c.min_gap.count() > 0) limits.add_window(1, c.min_gap, {}, counts::starts);
+    for (const auto& w : c.cost_windows) limits.add_window(w.count, w.per, {}, counts::cost);
   }
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
   asio::steady_timer bar_timer(io);

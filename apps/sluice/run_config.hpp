@@ -41,6 +41,8 @@ struct run_config {
   };
   std::vector<window> windows;
   std::chrono::nanoseconds min_gap{0};  // --min-gap: between two starts
+  std::string cost_field;               // --cost FIELD: each task's cost (JSON Lines)
+  std::vector<window> cost_windows;     // --cost-window N/DUR: N units of cost per window
   std::chrono::nanoseconds timeout{0};
   std::uint32_t retries = 0;
   std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -130,9 +131,10 @@ class client {
   /// taken like the host's own max_per_second_per_host: once the connection is ready, right
   /// before the request is written, so that the starts the server counts keep the limit (a
   /// new connection's setup does not push a start towards the next one). Each redirect is a
-  /// start of the host's limit; the caller's is taken once per call.
+  /// start of the host's limit; the caller's is taken once per call, with `cost`.
   boost::asio::awaitable<response> request(std::string method, std::string url, header_list headers,
-                                           std::string body, rate_limit* starts = nullptr);
+                                           std::string body, rate_limit* starts = nullptr,
+                                           std::uint32_t cost = 1);
 
   /// Connections opened so far (all hosts).
   [[nodiscard]] std::size_t connections_opened() const noexcept;

@@ -89,6 +89,9 @@ class window_limit final : public timed_limit {
   sliding_window w_;
 };
 
+/// What a limit of a start_limits counts: each start as one, or its cost (acquire(cost)).
+enum class counts { cost, starts };
+
 /// Several timed limits, acquired as one FIFO decision, on clock `Clock`. It is a rate_limit,
 /// so a run takes it as options::rate_limiter (each start acquires cost 1, or the task's
 /// cost). Not thread-safe (one thread or strand, as any Asio I/O object).
@@ -97,6 +100,10 @@ class window_limit final : public timed_limit {
 ///     api.add_rate(10.0, 5);            // 10 starts/s, bursts of 5
 ///     api.add_window(500, 60s);         // and at most 500 in any minute
 ///     co_await api.acquire();           // both admit it, then both record it
+///
+/// A limit counts the cost of each acquisition (the default), or each start as one
+/// (counts::starts): "500 requests and 200,000 tokens per minute" is add_window(500, 1min,
+/// {}, counts::starts) and add_window(200000, 1min), acquired with each request's tokens.
 template <class Clock>
 class basic_start_limits final : public rate_limit {
  public:
@@ -113,17 +120,18 @@ class basic_start_limits final : public rate_limit {
 
   /// Adds a limit (owned); returns it, to read or change at run time (then call changed()).
   template <class Limit>
-  Limit& add(std::unique_ptr<Limit> limit) {
+  Limit& add(std::unique_ptr<Limit> limit, counts what = counts::cost) {
     Limit& l = *limit;
-    impl_->limits_.push_back(std::move(limit));
+    impl_->limits_.push_back({std::move(limit), what});
     changed();
     return l;
   }
-  rate_limit_of& add_rate(double rate, std::uint32_t burst = 1) {
-    return add(std::make_unique<rate_limit_of>(rate, burst));
+  rate_limit_of& add_rate(double rate, std::uint32_t burst = 1, counts what = counts::cost) {
+    return add(std::make_unique<rate_limit_of>(rate, burst), what);
   }
-  window_limit& add_window(std::uint64_t capacity, duration window, duration min_gap = {}) {
-    return add(std::make_unique<window_limit>(capacity, window, min_gap));
+  window_limit& add_window(std::uint64_t capacity, duration window, duration min_gap = {},
+                           counts what = counts::cost) {
+    return add(std::make_unique<window_limit>(capacity, window, min_gap), what);
   }
   [[nodiscard]] bool empty() const noexcept { return impl_->limits_.empty(); }
 
@@ -153,7 +161,7 @@ class basic_start_limits final : public rate_limit {
   void hold_for(duration d) {
     const duration until = impl_->now() + d;
     impl_->held_until_ = std::max(impl_->held_until_, until);
-    for (auto& l : impl_->limits_) l->hold_until(until);
+    for (auto& l : impl_->limits_) l.limit->hold_until(until);
     impl_->reschedule();
   }
 
@@ -161,7 +169,8 @@ class basic_start_limits final : public rate_limit {
   void changed() {
     impl& s = *impl_;
     s.max_cost_ = std::uint64_t(-1);
-    for (const auto& l : s.limits_) s.max_cost_ = std::min(s.max_cost_, l->max_cost());
+    for (const auto& l : s.limits_)
+      if (l.what == counts::cost) s.max_cost_ = std::min(s.max_cost_, l.limit->max_cost());
     s.reschedule();
   }
 
@@ -182,7 +191,7 @@ class basic_start_limits final : public rate_limit {
     void check(std::uint32_t cost) const {
       if (cost == 0) throw std::invalid_argument("start_limits: a start's cost must be >= 1");
       if (cost <= max_cost_) return;
-      for (const auto& l : limits_) (void)l->earliest(duration{0}, cost);  // says which
+      for (const auto& l : limits_) (void)l.limit->earliest(duration{0}, l.of(cost));  // which
     }
     // When a start of `cost` that arrived at `arrival` fits every limit.
     duration slot(duration arrival, std::uint32_t cost) const {
@@ -192,7 +201,7 @@ class basic_start_limits final : public rate_limit {
       for (bool moved = true; moved;) {
         moved = false;
         for (const auto& l : limits_) {
-          const duration e = l->earliest(t, cost);
+          const duration e = l.limit->earliest(t, l.of(cost));
           if (e > t) {
             t = e;
             moved = true;
@@ -204,7 +213,7 @@ class basic_start_limits final : public rate_limit {
     bool try_start(duration arrival, duration now, std::uint32_t cost) {
       const duration t = slot(arrival, cost);
       if (t > now) return false;
-      for (auto& l : limits_) l->commit(t, now, cost);
+      for (auto& l : limits_) l.limit->commit(t, now, l.of(cost));
       return true;
     }
 
@@ -224,7 +233,7 @@ class basic_start_limits final : public rate_limit {
           arm(t);
           return;
         }
-        for (auto& l : limits_) l->commit(t, at, w.cost);
+        for (auto& l : limits_) l.limit->commit(t, at, l.of(w.cost));
         waiters_.complete_front();
       }
       if (armed_) {
@@ -257,8 +266,15 @@ class basic_start_limits final : public rate_limit {
       timer_.cancel();
     }
 
+    struct counted_limit {
+      std::unique_ptr<timed_limit> limit;
+      counts what;
+      [[nodiscard]] std::uint64_t of(std::uint32_t cost) const {
+        return what == counts::starts ? 1 : cost;
+      }
+    };
     timer_type timer_;
-    std::vector<std::unique_ptr<timed_limit>> limits_;
+    std::vector<counted_limit> limits_;
     detail::wait_queue<waiter> waiters_;
     bool armed_ = false;
     bool closed_ = false;

@@ -505,6 +505,9 @@ TEST(Cli, BadUsageIs101WithAMessage) {
             "--window: \"5/soon\" needs a duration after the /"},
            {{"run", "--min-gap", "0s", "echo", ":::", "a"},
             "--min-gap: \"0s\" must be more than 0"},
+           {{"run", "--cost", "tokens", "echo", ":::", "a"},
+            "--cost and --cost-window are for sluice http"},
+           {{"http", "--cost-window", "5/1s", ":::", "a"}, "give the field with --cost"},
            {{"run", "--halt", "later", "echo", ":::", "a"}, "--halt"},
            {{"run", "--shard", "3/3", "echo", ":::", "a"}, "--shard: \"3/3\""},
            {{"run", "--bogus", "echo"}, "bogus"},
@@ -546,6 +549,27 @@ TEST(Cli, BadInputIs102NamingFileLineAndField) {
   r = sluice(d, {"run", "--key", "id", "-i", "names.txt", "--", "echo"});
   EXPECT_EQ(r.code, 102);
   EXPECT_NE(r.err.find("names.txt:1: --key id needs JSON Lines input"), std::string::npos) << r.err;
+
+  // --cost: a row whose cost is missing, not a whole number, or more than a window allows,
+  // before anything runs.
+  write_file(d / "cost.jsonl", "{\"t\":5}\n{\"t\":\"5\"}\n");
+  const strings cost{"http", "--cost", "t",     "--cost-window",      "10/1s",
+                     "-i",   "",       "--url", "http://127.0.0.1:1/"};
+  for (const auto& [rows, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"t\":5}\n{\"t\":\"5\"}\n",
+            ":2: the --cost field \"t\" is \"5\", not a whole number"},
+           {"{\"t\":5}\n{\"t\":2.5}\n", ":2: the --cost field \"t\" is 2.5E0, not a whole number"},
+           {"{\"u\":5}\n", ":1: the --cost field \"t\" is missing"},
+           {"{\"t\":11}\n",
+            ":1: the --cost field \"t\" is 11, not a whole number from 1 to 10 "
+            "(the least --cost-window N)"}}) {
+    write_file(d / "cost.jsonl", rows);
+    strings args = cost;
+    args[6] = "cost.jsonl";
+    r = sluice(d, args);
+    EXPECT_EQ(r.code, 102) << message;
+    EXPECT_NE(r.err.find("cost.jsonl" + message), std::string::npos) << r.err;
+  }
 
   r = sluice(d, {"run", "-i", "nope.txt", "--", "echo"});
   EXPECT_EQ(r.code, 102);

@@ -209,6 +209,37 @@ TEST(HttpCliNginx, AWindowAndAGapHoldAsNginxCountsTheArrivals) {
   EXPECT_LE(most_in_any_window(gaps, 50), 1u);
 }
 
+TEST(HttpCliNginx, ACostWindowCountsEachRequestsTokensAtTheServer) {
+  temp_dir d;
+  const std::string tag = unique_tag("tokens");
+  const int tokens[] = {60, 30, 10, 50, 50, 40, 20, 80, 5, 15};  // 360 in all
+  std::string rows;
+  std::map<std::string, int> cost_of;
+  for (int i = 0; i < 10; ++i) {
+    rows += "{\"i\":" + std::to_string(i) + ",\"tokens\":" + std::to_string(tokens[i]) + "}\n";
+    cost_of["/counted/" + tag + "/" + std::to_string(i)] = tokens[i];
+  }
+  write_file(d / "in.jsonl", rows);
+  auto r = sluice(d, {"http", "-j", "4", "--cost", "tokens", "--cost-window", "100/1s", "-o",
+                      "r.jsonl", "-i", "in.jsonl", "--url", nginx_url("/counted/" + tag + "/{i}")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::pair<double, int>> arrivals;  // (ms, tokens) as nginx logged them
+  for (const auto& line : lines_of(read_file(SLUICE_NGINX_DIR "/counted.log")))
+    if (line.find(tag) != std::string::npos)
+      arrivals.emplace_back(std::stod(line) * 1000, cost_of.at(line.substr(line.find(' ') + 1)));
+  ASSERT_EQ(arrivals.size(), 10u);
+  std::sort(arrivals.begin(), arrivals.end());
+  // At most 100 tokens in any second (850 ms: the jitter of the window test above allowed).
+  for (std::size_t i = 0; i < arrivals.size(); ++i) {
+    int sum = 0;
+    for (std::size_t j = i; j < arrivals.size() && arrivals[j].first - arrivals[i].first < 850; ++j)
+      sum += arrivals[j].second;
+    EXPECT_LE(sum, 100) << "from arrival " << i;
+  }
+  // 360 tokens at 100 a second: the last start is at least 3 s after the first.
+  EXPECT_GE(arrivals.back().first - arrivals.front().first, 2850);
+}
+
 TEST(HttpCliNginx, ThousandsOfRequestsInInputOrder) {
   temp_dir d;
   const strings paths{"/small.txt", "/data.json", "/status/404"};
