@@ -3,6 +3,7 @@
 // has a timer armed, so a thousand waiters cost one timer, not a thundering herd of polls.
 #pragma once
 
+#include "sluice/detail/head_timer.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/gcra.hpp"
 
@@ -118,29 +119,13 @@ class basic_rate_limiter final : public rate_limit {
           continue;
         }
         if (slot > now()) {
-          arm(slot);
+          timer_.arm(slot, this->shared_from_this());
           return;
         }
         gcra_.reserve(w.arrival, w.n);  // commits at the exact slot
         waiters_.complete_front();
       }
-      if (armed_) {
-        armed_ = false;
-        timer_.cancel();
-      }
-    }
-
-    void arm(std::chrono::nanoseconds slot) {
-      if (armed_ && armed_at_ == slot) return;
-      armed_ = true;
-      armed_at_ = slot;
-      timer_.expires_at(
-          typename Clock::time_point(std::chrono::duration_cast<typename Clock::duration>(slot)));
-      timer_.async_wait([self = this->shared_from_this(), gen = ++generation_](auto ec) {
-        if (ec || gen != self->generation_ || self->closed_) return;
-        self->armed_ = false;
-        self->reschedule();
-      });
+      timer_.disarm();
     }
 
     void on_cancelled(const waiter&) override { reschedule(); }
@@ -150,18 +135,13 @@ class basic_rate_limiter final : public rate_limit {
     }
 
     void shutdown() {
-      closed_ = true;
+      timer_.close();
       waiters_.fail_all(detail::cancelled_error());
-      timer_.cancel();
     }
 
-    timer_type timer_;
+    detail::head_timer<Clock> timer_;
     gcra gcra_;
     detail::wait_queue<waiter> waiters_;
-    bool armed_ = false;
-    bool closed_ = false;
-    std::chrono::nanoseconds armed_at_{};
-    std::uint64_t generation_ = 0;
   };
 
   std::shared_ptr<impl> impl_;

@@ -6,6 +6,7 @@
 // cancelled there).
 #pragma once
 
+#include "sluice/detail/head_timer.hpp"
 #include "sluice/detail/wait_queue.hpp"
 #include "sluice/gcra.hpp"
 #include "sluice/rate_limiter.hpp"
@@ -230,29 +231,13 @@ class basic_start_limits final : public rate_limit {
         }
         const duration at = now();
         if (t > at) {
-          arm(t);
+          timer_.arm(t, this->shared_from_this());
           return;
         }
         for (auto& l : limits_) l.limit->commit(t, at, l.of(w.cost));
         waiters_.complete_front();
       }
-      if (armed_) {
-        armed_ = false;
-        timer_.cancel();
-      }
-    }
-
-    void arm(duration t) {
-      if (armed_ && armed_at_ == t) return;
-      armed_ = true;
-      armed_at_ = t;
-      timer_.expires_at(
-          typename Clock::time_point(std::chrono::duration_cast<typename Clock::duration>(t)));
-      timer_.async_wait([self = this->shared_from_this(), gen = ++generation_](auto ec) {
-        if (ec || gen != self->generation_ || self->closed_) return;
-        self->armed_ = false;
-        self->reschedule();
-      });
+      timer_.disarm();
     }
 
     void on_cancelled(const waiter&) override { reschedule(); }
@@ -261,9 +246,8 @@ class basic_start_limits final : public rate_limit {
     }
 
     void shutdown() {
-      closed_ = true;
+      timer_.close();
       waiters_.fail_all(detail::cancelled_error());
-      timer_.cancel();
     }
 
     struct counted_limit {
@@ -273,15 +257,11 @@ class basic_start_limits final : public rate_limit {
         return what == counts::starts ? 1 : cost;
       }
     };
-    timer_type timer_;
+    detail::head_timer<Clock> timer_;
     std::vector<counted_limit> limits_;
     detail::wait_queue<waiter> waiters_;
-    bool armed_ = false;
-    bool closed_ = false;
-    duration armed_at_{};
     duration held_until_{duration::min()};
     std::uint64_t max_cost_ = std::uint64_t(-1);  // the least of the limits' max_cost()
-    std::uint64_t generation_ = 0;
   };
 
   std::shared_ptr<impl> impl_;
