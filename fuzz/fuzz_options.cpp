@@ -1,6 +1,7 @@
 // The option parsers of `sluice run` through to_config, the one place flags are checked:
-// -j, --timeout, --backoff, --halt, --shard, --burst..., then halt_policy::parse alone.
-// Fields, one a line: jobs, timeout, backoff, halt, shard, key, command words...
+// -j, --timeout, --backoff, --halt, --shard, --window, --min-gap, then halt_policy::parse,
+// parse_duration and parse_window alone.
+// Fields, one a line: jobs, timeout, backoff, halt, shard, key, window, min gap, command words...
 // Invariants: no crash; a value is either accepted or a usage_error (never another
 // exception); accepted values are in range.
 #include "flags.hpp"
@@ -14,7 +15,7 @@ using namespace sluice;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto f = fuzz::fields_of(fuzz::as_text(data, size));
-  f.resize(std::max<std::size_t>(f.size(), 7));
+  f.resize(std::max<std::size_t>(f.size(), 9));
   cli::run_flags flags;
   flags.jobs = f[0];
   flags.timeout = f[1];
@@ -22,12 +23,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   flags.halt = f[3];
   flags.shard = f[4];
   flags.key = f[5];
-  std::vector<std::string> rest(f.begin() + 6, f.end());
+  if (!f[6].empty()) flags.windows.push_back(f[6]);
+  flags.min_gap = f[7];
+  std::vector<std::string> rest(f.begin() + 8, f.end());
   try {
     const cli::run_config c = cli::to_config(flags, rest, false);
     fuzz::check(c.timeout.count() >= 0, "a timeout is not negative");
     fuzz::check(c.backoff_base.count() >= 0 && c.backoff_cap.count() >= 0, "backoffs >= 0");
     if (c.shard_of) fuzz::check(c.shard_of->index < c.shard_of->count, "shard I < N");
+    for (const auto& w : c.windows)
+      fuzz::check(w.count >= 1 && w.per.count() > 0, "a window has N >= 1 and a length > 0");
+    fuzz::check(c.min_gap.count() >= 0, "a gap is not negative");
   } catch (const cli::usage_error&) {
   }
   for (const auto& text : f) {
@@ -38,6 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       const auto d = cli::parse_duration(text, "--timeout");
       fuzz::check(d.count() >= 0, "a duration is not negative");
+    } catch (const cli::usage_error&) {
+    }
+    try {
+      const auto w = cli::parse_window(text, "--window");
+      fuzz::check(w.count >= 1 && w.per.count() > 0, "a window has N >= 1 and a length > 0");
     } catch (const cli::usage_error&) {
     }
   }
