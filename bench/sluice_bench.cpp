@@ -115,20 +115,27 @@ int main(int argc, char** argv) {
     if (wl == "w1" && variant == "amap") {
       auto s = sluice::amap(noop, std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
       while (auto v = co_await s.next()) ++r.count;
-    } else if (wl == "w1" && variant == "limits3") {
-      // Three limits on every start: the run's max_at_once, and a GCRA rate and a sliding
-      // window in one start_limits, set so that they never make a task wait (the cost of the
-      // decision, not of waiting). The window is 10 ms long, so that it holds the starts of
-      // 10 ms, not of the whole run.
-      sluice::start_limits three{co_await asio::this_coro::executor};
-      three.add_rate(1e9, 1000000);
-      three.add_window(1000000000, 10ms);
+    } else if (wl == "w1" && (variant == "limits3" || variant == "limits3set")) {
+      // Three limits on every start, set so that they never make a task wait (the cost of the
+      // decision, not of waiting): a GCRA rate and a sliding window, with the cap as the
+      // run's max_at_once (limits3), or all three in the run's one limit set (limits3set: a
+      // concurrency_limit there, as a run whose cap changes at run time has it). The window
+      // is 10 ms long, so that it holds the starts of 10 ms, not of the whole run.
+      sluice::gcra_limit rate{1e9, 1000000};
+      sluice::window_limit window{1000000000, 10ms};
+      sluice::concurrency_limit cap{limit};
+      sluice::options o{.max_at_once = limit};
+      o.limits = {&rate, &window};
+      if (variant == "limits3set") {
+        o.max_at_once = 0;
+        o.limits.push_back(&cap);
+      }
       co_await sluice::run_on_each(
           [&](std::size_t i) -> asio::awaitable<std::size_t> {
             ++r.count;
             co_return i;
           },
-          std::views::iota(std::size_t{0}, n), {.max_at_once = limit, .rate_limiter = &three});
+          std::views::iota(std::size_t{0}, n), o);
     } else if (wl == "w1" && (variant == "rate1" || variant == "clock")) {
       // rate1: max_at_once and the run's own GCRA (max_per_second), never waiting. clock: no
       // rate, but each task reads the steady clock once, as every time-based limit must per

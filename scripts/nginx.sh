@@ -12,6 +12,9 @@
 #   /moved             301 to /small.txt        /method      the request's method
 #   /counted/ANY       200 "counted"; each arrival logged to DIR/counted.log as "MSEC URI"
 #                      (the server's own count of starts, for window and rate tests)
+#   /limited/ANY       nginx's own limit_req: 50 r/s with a burst of 5 (excess delayed), 429
+#                      with Retry-After: 1 beyond; each answer logged to DIR/limited.log as
+#                      "MSEC STATUS URI" (the judge of --adaptive)
 set -euo pipefail
 cmd=${1:?usage: nginx.sh start|stop DIR}
 dir=${2:?usage: nginx.sh start|stop DIR}
@@ -44,6 +47,8 @@ events { worker_connections 4096; }
 http {
   access_log off;
   log_format arrivals '\$msec \$request_uri';
+  log_format answers '\$msec \$status \$request_uri';
+  limit_req_zone \$binary_remote_addr zone=fifty:1m rate=50r/s;
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi;
@@ -61,6 +66,15 @@ http {
     # Arrivals counted by the server: each request's time (ms) to counted.log, the judge of
     # window and rate tests.
     location /counted/ { access_log $dir/counted.log arrivals; default_type text/plain; return 200 "counted"; }
+    # (try_files, not return: return answers before limit_req is consulted.)
+    location /limited/ {
+      limit_req zone=fifty burst=5;
+      limit_req_status 429;
+      add_header Retry-After 1 always;
+      access_log $dir/limited.log answers;
+      default_type text/plain;
+      try_files /small.txt =404;
+    }
 $(for s in 200 404 429 500 503; do
     echo "    location = /status/$s { default_type text/plain; return $s \"status $s\"; }"
   done)

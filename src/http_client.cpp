@@ -471,8 +471,7 @@ const client_options& client::options() const noexcept {
 }
 
 asio::awaitable<response> client::request(std::string method, std::string url, header_list headers,
-                                          std::string body, rate_limit* starts,
-                                          std::uint32_t cost) {
+                                          std::string body, limit_set* starts, std::uint64_t cost) {
   auto self = impl_;  // the state outlives the client while this runs
   impl& s = *self;
   const auto start = clock::now();
@@ -504,6 +503,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
 
     connection_ptr c = s.take_idle(pool);
     bool started = false;
+    limit_set::ticket held;  // the caller's limits, taken once
     for (int tries = 0;; ++tries) {
       out.reused_connection = c != nullptr;
       if (!c) c = co_await s.connect(t, total, out.timing);
@@ -514,7 +514,7 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
         // the next one than the limit allows.
         const auto w0 = clock::now();
         if (pool.starts) co_await pool.starts->acquire();
-        if (starts != nullptr) co_await std::exchange(starts, nullptr)->acquire(cost);  // once
+        if (starts != nullptr) held = co_await std::exchange(starts, nullptr)->acquire(cost);
         out.timing.queued += clock::now() - w0;
         started = true;
       }
@@ -564,6 +564,12 @@ asio::awaitable<response> client::request(std::string method, std::string url, h
 
 bool retryable_status(unsigned status) noexcept {
   return status == 429 || (status >= 500 && status <= 599 && status != 501);
+}
+
+bool is_timeout(const boost::system::error_code& ec) noexcept {
+  return ec.category() == error_category() &&
+         ec.value() >= static_cast<int>(error::resolve_timeout) &&
+         ec.value() <= static_cast<int>(error::total_timeout);
 }
 
 bool retryable_error(const std::exception_ptr& e) noexcept {

@@ -38,6 +38,11 @@ void validate(const options& opts) {
       !(opts.halt.percent > 0 && opts.halt.percent <= 100))
     throw std::invalid_argument("options.halt.percent must be in (0, 100] when count is 0, got " +
                                 std::to_string(opts.halt.percent));
+  if (opts.per_key && !opts.key)
+    throw std::invalid_argument("options.per_key needs options.key (the key of each task)");
+  if (opts.per_key) keyed_limit check{*opts.per_key};  // throws naming the bad field
+  for (const limit_ref& l : opts.limits)
+    if (l.lim == nullptr) throw std::invalid_argument("options.limits holds a null limit");
 }
 
 halt_policy halt_policy::parse(std::string_view text) {

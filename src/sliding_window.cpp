@@ -26,7 +26,7 @@ sliding_window::duration sliding_window::earliest(duration now, std::uint64_t co
     throw std::invalid_argument("sliding_window: a start of cost " + std::to_string(cost) +
                                 " never fits a capacity of " + std::to_string(capacity_));
   duration t = std::max(now, hold_);
-  if (!starts_.empty()) t = std::max(t, starts_.back().at + gap_);
+  if (last_ != duration::min()) t = std::max(t, last_ + gap_);
   // The window at t is (t - window, t]: a start at s is in it while t < s + window. Walk the
   // starts from the oldest: while the ones still in the window leave no room, t moves to
   // when the oldest of them leaves.
@@ -52,6 +52,7 @@ void sliding_window::forget_before(duration t) {
 
 void sliding_window::commit(duration t, std::uint64_t cost) {
   forget_before(t);
+  last_ = std::max(last_, t);
   if (!starts_.empty() && starts_.back().at == t)
     starts_.back().cost += cost;
   else
@@ -75,6 +76,20 @@ void sliding_window::settle(duration t, std::uint64_t estimated, std::uint64_t a
   it->cost = others + actual;
   total_ += it->cost;
   if (it->cost == 0) starts_.erase(it);
+}
+
+void sliding_window::agree(duration now, std::uint64_t remaining, duration reset) {
+  if (reset <= now) return;
+  forget_before(now);
+  const std::uint64_t in_use = used(now);
+  const std::uint64_t room = capacity_ > in_use ? capacity_ - in_use : 0;
+  if (remaining >= room) return;
+  // An entry at `at` is in every window up to at + window: it leaves at reset.
+  const duration at = std::min(reset - window_, now);
+  auto it = std::upper_bound(starts_.begin(), starts_.end(), at,
+                             [](duration t, const start& s) { return t < s.at; });
+  starts_.insert(it, {at, room - remaining});
+  total_ += room - remaining;
 }
 
 void sliding_window::hold_until(duration t) {

@@ -19,12 +19,29 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
       ->allow_extra_args(false);
   run.add_option("--min-gap", f.min_gap, "At least DUR between two starts (250ms)");
   run.add_option("--cost", f.cost,
-                 "A JSON Lines field holding each request's cost (tokens): what --cost-window "
-                 "counts (sluice http)");
+                 "A JSON Lines field holding each task's cost (tokens): what --cost-window "
+                 "counts");
   run.add_option("--cost-window", f.cost_windows,
-                 "N/DUR: at most N units of cost in any window of DUR (200000/1m); repeatable "
-                 "(sluice http)")
+                 "N/DUR: at most N units of cost in any window of DUR (200000/1m); repeatable")
       ->allow_extra_args(false);
+  run.add_option("--per-key", f.per_key,
+                 "A JSON Lines field (a.b for nested) whose value is each task's key for the "
+                 "--per-key-* limits (a tenant, a user)");
+  run.add_option("--per-key-max-at-once", f.per_key_max_at_once, "Tasks of one key running at once")
+      ->check(CLI::PositiveNumber);
+  run.add_option("--per-key-max-per-second", f.per_key_rate,
+                 "Task starts of one key per second (fractions allowed)");
+  run.add_option("--per-key-burst", f.per_key_burst, "Starts of one key allowed back to back")
+      ->check(CLI::PositiveNumber);
+  run.add_option("--per-key-window", f.per_key_windows,
+                 "N/DUR: at most N starts of one key in any window of DUR; repeatable")
+      ->allow_extra_args(false);
+  run.add_flag("--adaptive", f.adaptive,
+               "Lower -j and -r when tasks meet overload (HTTP 429 or 503, a timeout) and raise "
+               "them again as they succeed (AIMD; -j and -r are the ceilings)");
+  run.add_option("--control", f.control,
+                 "A file of limits (max_at_once=8, max_per_second=20, burst=5), re-read when it "
+                 "changes and on SIGHUP");
   run.add_option("--timeout", f.timeout,
                  commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
                           : "Fail an attempt that takes longer (connecting and redirects "
@@ -194,12 +211,44 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   for (const auto& w : f.windows) c.windows.push_back(parse_window(w, "--window"));
   for (const auto& w : f.cost_windows) c.cost_windows.push_back(parse_window(w, "--cost-window"));
   c.cost_field = f.cost;
-  if (commands && (!f.cost.empty() || !f.cost_windows.empty()))
-    throw usage_error(
-        "--cost and --cost-window are for sluice http for now (sluice run's starts are taken "
-        "by its runner, which has no cost per task yet)");
   if (!c.cost_windows.empty() && c.cost_field.empty())
-    throw usage_error("--cost-window counts each request's cost: give the field with --cost");
+    throw usage_error("--cost-window counts each task's cost: give the field with --cost");
+  if (!c.cost_field.empty() && c.cost_windows.empty())
+    throw usage_error("--cost " + c.cost_field +
+                      " gives each task a cost, and no --cost-window counts it");
+  c.per_key_field = f.per_key;
+  per_key_limits pk;
+  pk.max_at_once = f.per_key_max_at_once;
+  if (!(f.per_key_rate >= 0) || !std::isfinite(f.per_key_rate))
+    throw usage_error("--per-key-max-per-second: must be a number >= 0");
+  pk.max_per_second = f.per_key_rate;
+  pk.burst = f.per_key_burst;
+  for (const auto& w : f.per_key_windows) {
+    const auto pw = parse_window(w, "--per-key-window");
+    pk.windows.push_back({pw.count, pw.per});
+  }
+  const bool any_per_key = pk.max_at_once > 0 || pk.max_per_second > 0 || !pk.windows.empty();
+  if (any_per_key && c.per_key_field.empty())
+    throw usage_error(
+        "--per-key-max-at-once, --per-key-max-per-second and --per-key-window "
+        "limit each key: give the key's field with --per-key");
+  if (!c.per_key_field.empty() && !any_per_key)
+    throw usage_error("--per-key " + c.per_key_field +
+                      " needs a limit per key (--per-key-max-at-once, --per-key-max-per-second "
+                      "or --per-key-window)");
+  if (!c.per_key_field.empty() && f.lines)
+    throw usage_error("--per-key needs JSON Lines input, not --lines");
+  if (any_per_key) {
+    if (pk.max_per_second > 0 && pk.max_per_second < 1e-6)
+      throw usage_error("--per-key-max-per-second: must be 0 or at least 1e-6");
+    c.per_key = std::move(pk);
+  }
+  c.adaptive = f.adaptive;
+  if (c.adaptive && c.max_at_once == 0 && c.max_per_second == 0)
+    throw usage_error(
+        "--adaptive needs a ceiling: -j N or -r R (it lowers them and raises them "
+        "back, never above)");
+  c.control = f.control;
   if (!c.cost_field.empty() && f.lines)
     throw usage_error("--cost needs JSON Lines input, not --lines");
   if (!f.min_gap.empty()) {

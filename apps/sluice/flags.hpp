@@ -31,6 +31,13 @@ struct run_flags {
   std::vector<std::string> windows;  // --window N/DUR, repeatable
   std::string cost;                  // --cost FIELD
   std::vector<std::string> cost_windows;
+  std::string per_key;  // --per-key FIELD
+  std::uint64_t per_key_max_at_once = 0;
+  double per_key_rate = 0;
+  std::uint32_t per_key_burst = 1;
+  std::vector<std::string> per_key_windows;
+  bool adaptive = false;
+  std::string control;
   std::uint32_t retries = 0;
   bool keep_order = false, shell = false, jsonl = false, lines = false;
   std::string input, key, output, joblog;

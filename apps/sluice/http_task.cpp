@@ -164,6 +164,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
     if (is_cancellation(std::current_exception())) throw;
     error = e.what();
     t.retryable = http::retryable_error(std::current_exception());
+    t.overload = http::is_timeout(e.code());
   }
   t.duration = std::chrono::steady_clock::now() - t0;
 
@@ -189,6 +190,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
     if (!t.ok) {
       t.retryable = http::retryable_status(r->status);
       t.hold = http::retry_after(*r);
+      t.overload = r->status == 429 || r->status == 503;
     }
   } else {
     put_bytes(row, "error", error);

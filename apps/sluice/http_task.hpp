@@ -42,10 +42,8 @@ class http_task final : public task_kind {
                                                 std::size_t slot) override;
   std::string describe(const input_item& in) const override;
   bool may_hold() const override { return true; }
-  bool takes_starts(rate_limit& starts) override {
-    starts_ = &starts;
-    return true;
-  }
+  bool takes_starts() const override { return true; }
+  void starts_from(limit_set* starts) override { starts_ = starts; }
   void run_over() override { client_.reset(); }
 
  private:
@@ -61,7 +59,7 @@ class http_task final : public task_kind {
   http_config h_;
   command_template tmpl_;               // url, then each header, then the body
   std::optional<http::client> client_;  // made on the run's executor at the first request
-  rate_limit* starts_ = nullptr;        // the run's limits on starts, taken at send time
+  limit_set* starts_ = nullptr;         // the run's limits on starts, taken at send time
 };
 
 /// `sluice http`: runs `c` (see pipeline.hpp for what is thrown) and returns the exit code.

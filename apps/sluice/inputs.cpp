@@ -126,9 +126,11 @@ std::uint32_t cost_of(const std::string& name, std::size_t line, const json::obj
 // Every row has what the run reads from it: the --key field, the template's fields, a cost.
 void check_row(const std::string& name, std::size_t line, const json::object& row,
                const std::string& key, const std::vector<std::string>& fields,
-               const std::string& cost, double most_cost) {
+               const std::string& cost, double most_cost, const std::string& per_key) {
   if (!key.empty() && find_field(row, key) == nullptr)
     throw jsonl_error(name, line, key, "the --key field \"" + key + "\" is missing");
+  if (!per_key.empty() && find_field(row, per_key) == nullptr)
+    throw jsonl_error(name, line, per_key, "the --per-key field \"" + per_key + "\" is missing");
   for (const auto& f : fields)
     if (find_field(row, f) == nullptr)
       throw jsonl_error(name, line, f, "field \"" + f + "\" (used by the command) is missing");
@@ -145,6 +147,7 @@ struct input_reader::source {
 input_reader::input_reader(const run_config& c, const std::vector<std::string>& fields)
     : key_field_(c.key),
       cost_field_(c.cost_field),
+      per_key_field_(c.per_key_field),
       fields_(fields),
       src_(std::make_unique<source>()) {
   for (const auto& w : c.cost_windows) most_cost_ = std::min(most_cost_, double(w.count));
@@ -165,7 +168,8 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
       std::size_t rows = 0;
       jsonl_reader in(c.input);
       while (auto* row = in.next()) {
-        check_row(name_, in.line(), *row, key_field_, fields_, cost_field_, most_cost_);
+        check_row(name_, in.line(), *row, key_field_, fields_, cost_field_, most_cost_,
+                  per_key_field_);
         ++rows;
       }
       jsonl_ = true;
@@ -231,8 +235,12 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
   it.seq = ++seq_;
   it.line = line;
   if (row != nullptr) {
-    check_row(name_, line, *row, key_field_, fields_, cost_field_, most_cost_);
+    check_row(name_, line, *row, key_field_, fields_, cost_field_, most_cost_, per_key_field_);
     if (!cost_field_.empty()) it.cost = cost_of(name_, line, *row, cost_field_, most_cost_);
+    if (!per_key_field_.empty()) {
+      const json::value& k = *find_field(*row, per_key_field_);
+      it.limit_key = k.is_string() ? std::string(k.as_string()) : json::serialize(k);
+    }
     it.text = json::serialize(*row);
     // Copies in the default memory resource: the reader's is reused for its next row.
     const json::storage_ptr own;

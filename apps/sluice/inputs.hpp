@@ -45,6 +45,7 @@ struct input_item {
   std::string key_b64;
   std::uint32_t occurrence = 1;  // 1 for the first input with this key, 2 for the next...
   std::uint32_t cost = 1;        // --cost FIELD's value
+  std::string limit_key;         // --per-key FIELD's value: a string as is, else compact JSON
 
   [[nodiscard]] task_input as_task_input() const { return {text, row ? &*row : nullptr}; }
   [[nodiscard]] fingerprint identity() const {
@@ -84,6 +85,7 @@ class input_reader {
   std::string name_;
   std::string key_field_;
   std::string cost_field_;
+  std::string per_key_field_;
   double most_cost_ = 4294967295.0;  // a --cost above it never fits
   std::vector<std::string> fields_;
   bool jsonl_ = false;

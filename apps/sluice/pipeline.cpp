@@ -5,6 +5,7 @@
 #include "flags.hpp"
 #include "inputs.hpp"
 #include "progress_bar.hpp"
+#include "run_limits.hpp"
 #include "task_report.hpp"
 
 #include <sluice/amap_results.hpp>
@@ -13,7 +14,6 @@
 #include <sluice/offload.hpp>
 #include <sluice/progress.hpp>
 #include <sluice/resumable_file.hpp>
-#include <sluice/start_limits.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -39,6 +39,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <system_error>
 
@@ -297,8 +298,9 @@ struct run_state {
   progress counters;
   std::optional<progress_bar> bar;
   std::optional<cli::dedupe> reuse;  // --dedupe
-  /// -r, --window, --min-gap as one decision, and what a server's Retry-After holds.
-  std::optional<start_limits> rate;
+  /// -j (when it may change), -r, the windows and the per-key limits; what --adaptive and
+  /// --control change, and what a server's Retry-After holds.
+  std::optional<cli::run_limits> limits;
   std::size_t failed = 0;
   bool stopping = false, killing = false;
 };
@@ -311,11 +313,15 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
     std::size_t n;
     ~give_back() { p.give(n); }
   } guard{s.slots, slot};
+  const auto started = run_limits::now();
   try {
-    co_return co_await s.kind.attempt(std::move(it), slot);
+    auto done = co_await s.kind.attempt(std::move(it), slot);
+    s.limits->succeeded(started);
+    co_return done;
   } catch (const task_failed& f) {
+    if (f.task.overload) s.limits->overloaded(started);
     // The server asks every task to hold off (HTTP Retry-After), not only this one's retry.
-    if (f.task.hold && s.rate) s.rate->hold_for(std::min(*f.task.hold, s.c.max_hold));
+    if (f.task.hold) s.limits->hold(*f.task.hold);
     throw;
   }
 }
@@ -340,10 +346,85 @@ std::size_t reused(const run_state& s) {
 
 asio::awaitable<void> draw_progress(run_state& s, asio::steady_timer& t) {
   for (;;) {
+    s.bar->limits = s.limits->describe();
     s.bar->draw(s.counters.snapshot(), s.feed->skipped, reused(s));
     t.expires_after(std::chrono::milliseconds(200));
     auto [e] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (e) co_return;
+  }
+}
+
+/// A small text file whole (a --control file: 1 MiB at most).
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open it");
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || text.size() > (1u << 20)) {
+      const int e = errno;
+      ::close(fd);
+      if (n < 0) throw std::system_error(e, std::generic_category(), "cannot read it");
+      if (n > 0) throw std::runtime_error("it is larger than 1 MiB");
+      return text;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+/// --control FILE: read again when its modification time or size changes (looked at twice a
+/// second) and on SIGHUP. Each bad line is reported on stderr and ignored, as is a file that
+/// cannot be read: a running job is never stopped by it.
+class control_file {
+ public:
+  explicit control_file(std::string path) : path_(std::move(path)) {}
+
+  /// Applies the file to `limits` if it changed since the last look (or always, `force`).
+  void look(run_limits& limits, bool force) {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {
+      report(fmt::format("sluice: --control {}: {}; the limits stay as they are\n", path_,
+                         std::strerror(errno)));
+      return;
+    }
+    const bool changed = st.st_mtim.tv_sec != mtime_.tv_sec ||
+                         st.st_mtim.tv_nsec != mtime_.tv_nsec || st.st_size != size_;
+    if (!changed && !force) return;
+    mtime_ = st.st_mtim;
+    size_ = st.st_size;
+    std::string text;
+    try {
+      text = read_file(path_);
+    } catch (const std::exception& e) {
+      report(
+          fmt::format("sluice: --control {}: {}; the limits stay as they are\n", path_, e.what()));
+      return;
+    }
+    last_report_.clear();
+    for (const auto& m : limits.control(text, path_))
+      write_all(STDERR_FILENO, "sluice: " + m + "\n");
+  }
+
+ private:
+  void report(const std::string& m) {
+    if (m == last_report_) return;  // once, not twice a second
+    last_report_ = m;
+    write_all(STDERR_FILENO, m);
+  }
+  std::string path_;
+  timespec mtime_{};
+  off_t size_ = -1;
+  std::string last_report_;
+};
+
+asio::awaitable<void> watch_control(run_state& s, control_file& f, asio::steady_timer& t) {
+  for (;;) {
+    t.expires_after(std::chrono::milliseconds(500));
+    auto [e] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (e) co_return;
+    f.look(*s.limits, false);
   }
 }
 
@@ -367,8 +448,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
   stream<item_ptr> inputs = until_stopped::make(std::move(items), stop, s.stopping);
 
   options o;
-  o.max_at_once = c.max_at_once;
-  if (s.rate && !s.kind.takes_starts(*s.rate)) o.rate_limiter = &*s.rate;
+  s.limits->apply(o);
   o.ordered = c.keep_order;
   o.reorder_window = c.keep_order ? std::max<std::size_t>(64, 4 * c.max_at_once) : 0;
   o.errors = c.halt ? error_policy::halt : error_policy::keep_going;
@@ -377,6 +457,16 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
   o.retry.base = c.backoff_base;
   o.retry.cap = c.backoff_cap;
   o.retry.retryable = is_retryable;
+  // A retry waits at least what the server asked (Retry-After), --max-hold at most.
+  o.retry.wait_at_least = [&c](const std::exception_ptr& e) -> std::chrono::nanoseconds {
+    try {
+      std::rethrow_exception(e);
+    } catch (const task_failed& f) {
+      if (f.task.hold) return std::min(*f.task.hold, c.max_hold);
+    } catch (...) {
+    }
+    return {};
+  };
   o.progress = &s.counters;
   auto results =
       amap_results([&s](const item_ptr& it) { return attempt(s, it); }, std::move(inputs), o);
@@ -438,6 +528,10 @@ int run_tasks(const run_config& c, task_kind& kind) {
       throw usage_error("--key " + c.key + " needs JSON Lines input, and " + inputs.name() +
                         " is read as text lines" +
                         (c.format == input_format::lines ? " (--lines)" : " (give --jsonl)"));
+    if (!c.per_key_field.empty())
+      throw usage_error("--per-key " + c.per_key_field + " needs JSON Lines input, and " +
+                        inputs.name() + " is read as text lines" +
+                        (c.format == input_format::lines ? " (--lines)" : " (give --jsonl)"));
     if (!c.cost_field.empty())
       throw usage_error("--cost " + c.cost_field + " needs JSON Lines input, and " + inputs.name() +
                         " is read as text lines (give --jsonl)");
@@ -458,7 +552,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
               .counters = {},
               .bar = {},
               .reuse = {},
-              .rate = {}};
+              .limits = {}};
   if (c.dry_run) return dry_run(s, previous);
   if (c.dedupe) {
     s.reuse.emplace(*out, c.output, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));
@@ -466,17 +560,11 @@ int run_tasks(const run_config& c, task_kind& kind) {
     previous.by_key = {};
   }
 
-  // Every limit on starts in one start_limits: a start is admitted when all of them admit it
-  // (and a server's Retry-After holds it even with no limit).
-  // -r, --window and --min-gap count starts; --cost-window counts each task's --cost.
-  if (c.max_per_second > 0 || !c.windows.empty() || c.min_gap.count() > 0 ||
-      !c.cost_windows.empty() || kind.may_hold()) {
-    auto& limits = s.rate.emplace(io.get_executor());
-    if (c.max_per_second > 0) limits.add_rate(c.max_per_second, c.burst, counts::starts);
-    for (const auto& w : c.windows) limits.add_window(w.count, w.per, {}, counts::starts);
-    if (c.min_gap.count() > 0) limits.add_window(1, c.min_gap, {}, counts::starts);
-    for (const auto& w : c.cost_windows) limits.add_window(w.count, w.per, {}, counts::cost);
-  }
+  // Every limit in one decision: a start is admitted when all of them admit it (and a
+  // server's Retry-After holds it even with no limit). -r, --window and --min-gap count
+  // starts; --cost-window counts each task's --cost.
+  s.limits.emplace(c, io.get_executor(), kind.takes_starts(), kind.may_hold());
+  kind.starts_from(s.limits->starts());
   asio::steady_timer stop(io, asio::steady_timer::time_point::max());
   asio::steady_timer bar_timer(io);
   asio::cancellation_signal kill;
@@ -500,6 +588,25 @@ int run_tasks(const run_config& c, task_kind& kind) {
   };
   on_signal();
 
+  // --control: applied before the first start, then watched; SIGHUP reads it at once.
+  std::optional<control_file> control;
+  asio::steady_timer control_timer(io);
+  asio::signal_set hangup(io);
+  std::function<void()> on_hangup = [&] {
+    hangup.async_wait([&](boost::system::error_code e, int) {
+      if (e) return;
+      control->look(*s.limits, true);
+      on_hangup();
+    });
+  };
+  if (!c.control.empty()) {
+    control.emplace(c.control);
+    control->look(*s.limits, true);
+    hangup.add(SIGHUP);
+    on_hangup();
+    asio::co_spawn(io, watch_control(s, *control, control_timer), asio::detached);
+  }
+
   if (c.progress) {
     s.bar.emplace(inputs.total());
     asio::co_spawn(io, draw_progress(s, bar_timer), asio::detached);
@@ -509,6 +616,8 @@ int run_tasks(const run_config& c, task_kind& kind) {
                  asio::bind_cancellation_slot(kill.slot(), [&](std::exception_ptr e) {
                    failure = e;
                    signals.cancel();
+                   hangup.cancel();
+                   control_timer.cancel();
                    bar_timer.cancel();
                    stop.cancel();
                  }));

@@ -42,6 +42,7 @@ std::string progress_bar::line(const progress::counts& c, std::size_t skipped, s
     s += " | ETA " + clock_text(static_cast<double>(*total_ - done) / rate);
   else
     s += " | " + clock_text(secs);
+  if (!limits.empty()) s += " | " + limits;
   return s;
 }
 

@@ -24,6 +24,8 @@ class progress_bar {
   /// Redraws the line on stderr; `final` ends it with a newline.
   void draw(const progress::counts& c, std::size_t skipped, std::size_t reused,
             bool final = false) const;
+  /// The run's limits now ("-j 8; -r 20/s, waited 3.1s"), shown at the end of the line.
+  std::string limits;
 
  private:
   std::optional<std::size_t> total_;

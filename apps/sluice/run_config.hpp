@@ -40,9 +40,13 @@ struct run_config {
     std::chrono::nanoseconds per{0};
   };
   std::vector<window> windows;
-  std::chrono::nanoseconds min_gap{0};  // --min-gap: between two starts
-  std::string cost_field;               // --cost FIELD: each task's cost (JSON Lines)
-  std::vector<window> cost_windows;     // --cost-window N/DUR: N units of cost per window
+  std::chrono::nanoseconds min_gap{0};    // --min-gap: between two starts
+  std::string cost_field;                 // --cost FIELD: each task's cost (JSON Lines)
+  std::vector<window> cost_windows;       // --cost-window N/DUR: N units of cost per window
+  std::string per_key_field;              // --per-key FIELD: each task's key for per_key
+  std::optional<per_key_limits> per_key;  // --per-key-max-at-once, -max-per-second, -window
+  bool adaptive = false;                  // --adaptive: AIMD on -j and -r on 429, 503 and timeouts
+  std::string control;                    // --control FILE: limits re-read while the run goes
   std::chrono::nanoseconds timeout{0};
   std::uint32_t retries = 0;
   std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);

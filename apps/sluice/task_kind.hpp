@@ -5,7 +5,7 @@
 
 #include "inputs.hpp"
 
-#include <sluice/rate_limiter.hpp>
+#include <sluice/limit_set.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -48,6 +48,8 @@ struct finished_task {
   bool retryable = false;
   /// The server asked for no new start this long (Retry-After): the shared rate limit holds.
   std::optional<std::chrono::nanoseconds> hold;
+  /// A sign of overload for --adaptive: HTTP 429 or 503, or a timeout.
+  bool overload = false;
 };
 
 /// Thrown by an attempt that failed, so that retries and halt policies see it.
@@ -77,7 +79,9 @@ class task_kind {
   /// Whether the kind takes the run's limits on starts itself, at the moment its work leaves
   /// (an HTTP request once its connection is ready), where a server counts it; then the
   /// runner leaves them to it. Else the runner takes them before each attempt.
-  virtual bool takes_starts(rate_limit& /*starts*/) { return false; }
+  virtual bool takes_starts() const { return false; }
+  /// The set it takes them from (when takes_starts()).
+  virtual void starts_from(limit_set* /*starts*/) {}
   /// The run is over and its executor is about to be destroyed: drop the I/O objects made
   /// on it.
   virtual void run_over() {}

@@ -127,6 +127,7 @@ finished_task finished(std::shared_ptr<const input_item> in, task_report r) {
   if (r.err_truncated) row["stderr_truncated"] = true;
   t.started_at = r.started_at;
   t.duration = r.duration;
+  t.overload = r.status == task_status::timeout;
   // GNU parallel writes -1 for a job its timeout killed.
   t.exitval = r.status == task_status::timeout ? -1 : r.exit_code.value_or(0);
   t.signal = r.signal.value_or(0);

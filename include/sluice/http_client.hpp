@@ -4,6 +4,8 @@
 // retry_after()). Boost.Beast does the protocol, Boost.URL the URLs, OpenSSL the TLS.
 #pragma once
 
+#include "sluice/limit_set.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
@@ -22,9 +24,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluice {
-class rate_limit;
-}
+namespace sluice {}
 
 namespace sluice::http {
 
@@ -43,6 +43,8 @@ enum class error {
   bad_request,   // a CR or LF in the method, the target or a header (it would add headers)
 };
 const boost::system::error_category& error_category() noexcept;
+/// One of the client's timeouts (resolve, connect, TLS, request, total).
+bool is_timeout(const boost::system::error_code& ec) noexcept;
 boost::system::error_code make_error_code(error e) noexcept;
 
 /// What client::request throws: the error code and where it happened, read as one line
@@ -127,14 +129,15 @@ class client {
   /// closed meanwhile is replaced once, transparently. Cancellation closes the connection in
   /// use.
   ///
-  /// `starts`, if given, is a limit on starts of the caller's (a sluice::start_limits, say),
-  /// taken like the host's own max_per_second_per_host: once the connection is ready, right
-  /// before the request is written, so that the starts the server counts keep the limit (a
-  /// new connection's setup does not push a start towards the next one). Each redirect is a
-  /// start of the host's limit; the caller's is taken once per call, with `cost`.
+  /// `starts`, if given, is a limit set of the caller's, taken like the host's own
+  /// max_per_second_per_host: once the connection is ready, right before the request is
+  /// written, so that the starts the server counts keep the limit (a new connection's setup
+  /// does not push a start towards the next one). Each redirect is a start of the host's
+  /// limit; the caller's is taken once per call, with `cost`, and its ticket held until the
+  /// response is read (a cap in the set bounds the requests in flight).
   boost::asio::awaitable<response> request(std::string method, std::string url, header_list headers,
-                                           std::string body, rate_limit* starts = nullptr,
-                                           std::uint32_t cost = 1);
+                                           std::string body, limit_set* starts = nullptr,
+                                           std::uint64_t cost = 1);
 
   /// Connections opened so far (all hosts).
   [[nodiscard]] std::size_t connections_opened() const noexcept;

@@ -3,13 +3,19 @@
 // to the rest.
 #pragma once
 
+#include "sluice/input_fn.hpp"
+#include "sluice/keyed_limit.hpp"
+#include "sluice/limit.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -66,6 +72,9 @@ struct retry_policy {
   /// Which errors are worth another attempt; default: every error but cancellation
   /// (operation_aborted). A task timeout (sluice::timeout_error) is retryable by default.
   std::function<bool(const std::exception_ptr&)> retryable{};
+  /// The least wait before the next attempt that the error asks for (a server's
+  /// Retry-After); the wait is the larger of it and the backoff. Default: none.
+  std::function<std::chrono::nanoseconds(const std::exception_ptr&)> wait_at_least{};
   /// The jitter source: uniform in [0, 1). Default: a per-thread std::mt19937_64 seeded from
   /// std::random_device. Tests pass a seeded generator for an exact schedule.
   std::function<double()> jitter{};
@@ -96,9 +105,24 @@ struct options {
   /// Per task: how failed attempts are retried. An attempt that backs off holds no
   /// max_at_once place and no `limiter` permit; it waits for every limit again to restart.
   retry_policy retry{};
-  /// Limits shared with other runs (one API quota for many calls). Each task holds one permit
-  /// of `limiter` while it runs and takes one start from `rate_limiter`, on top of the
-  /// per-call limits above. Not owned; must outlive the run.
+  /// More limits, acquired with max_at_once's run slots, max_per_second and per_key as one
+  /// decision (a sluice::limit_set): caps, rates and windows shared with other runs, or
+  /// changed while the run goes (a concurrency_limit whose capacity is lowered, an adaptive
+  /// rate). Each counts a task's cost unless given as {&l, counts::starts}. Not owned; each
+  /// must outlive the run.
+  std::vector<limit_ref> limits{};
+  /// Per task: its cost in the units of `limits` (the tokens of a request); default 1. A
+  /// cost above what a limit can ever admit fails that task with std::invalid_argument.
+  input_fn<std::uint64_t> cost{};
+  /// Per task: its key, for per_key (the tenant, the host).
+  input_fn<std::string> key{};
+  /// Limits per key, on top of the global ones: each key's starts and places (see
+  /// sluice::per_key_limits). Needs `key`. With cost or key set, a task's input is pulled
+  /// before its limits are acquired (it waits with its input).
+  std::optional<per_key_limits> per_key{};
+  /// Older forms of shared limits, waited for after the ones above (so not in the same
+  /// decision): each task holds one permit of `limiter` while it runs and takes one start
+  /// from `rate_limiter`. Not owned; must outlive the run.
   sluice::limiter* limiter = nullptr;
   sluice::rate_limit* rate_limiter = nullptr;
   /// Counters the run keeps up to date (see sluice::progress). Not owned; must outlive the run.
@@ -107,7 +131,8 @@ struct options {
 
 /// Throws std::invalid_argument naming the field when `opts` cannot be honoured: a negative,
 /// NaN or infinite max_per_second, burst 0, a negative timeout, retry.attempts 0, a retry
-/// base or cap <= 0 (when retrying), or a halt percent outside (0, 100].
+/// base or cap <= 0 (when retrying), a halt percent outside (0, 100], per_key without key,
+/// or a null entry in limits.
 void validate(const options& opts);
 
 }  // namespace sluice

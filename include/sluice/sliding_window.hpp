@@ -45,6 +45,10 @@ class sliding_window {
   /// recorded at t (it has left the window).
   void settle(duration t, std::uint64_t estimated, std::uint64_t actual);
 
+  /// The server says only `remaining` more units fit until `reset`: when that is less than
+  /// the room left at `now`, the difference is recorded as used, leaving the window at
+  /// `reset` (or at now + window, when reset is further away than one window).
+  void agree(duration now, std::uint64_t remaining, duration reset);
   /// No start before t (a server's "not before"); later holds win over earlier ones.
   void hold_until(duration t);
 
@@ -72,6 +76,7 @@ class sliding_window {
   std::deque<start> starts_;  // in time order
   std::uint64_t total_ = 0;   // cost of starts_
   duration hold_{duration::min()};
+  duration last_{duration::min()};  // the last start (a gap runs from it)
 };
 
 }  // namespace sluice

@@ -71,6 +71,9 @@ struct job_base : boost::intrusive_ref_counter<job_base, boost::thread_unsafe_co
   }
   /// One attempt: runs the function once and keeps its value.
   virtual boost::asio::awaitable<void> attempt() = 0;
+  /// The job's cost and key for the scope's limits: options.cost and options.key applied to
+  /// the first argument it was submitted with. Throws std::invalid_argument without one.
+  virtual void demand_of(const options& o, std::uint64_t& cost, std::string& key) const = 0;
 
   enum class state : char { waiting, running, done };
   std::size_t id = 0;
@@ -140,6 +143,17 @@ struct job_impl final : job_state<T> {
     }
   }
   boost::asio::awaitable<void> store() { this->value.emplace(co_await std::apply(fn, args)); }
+  void demand_of(const options& o, std::uint64_t& cost, std::string& key) const override {
+    if constexpr (std::tuple_size_v<Args> == 0) {
+      throw std::invalid_argument(
+          "task_scope: options.cost and options.key apply to a job's first argument, and this "
+          "job was submitted without one");
+    } else {
+      const auto& input = std::get<0>(args);
+      if (o.cost) cost = o.cost(input);
+      if (o.key) key = o.key(input);
+    }
+  }
   Fn fn;
   Args args;
 };
@@ -216,6 +230,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
         deadline_(ex_) {
     limits_.open(ex_, opts_);
     limited_ = limits_.any();
+    needs_demand_ = limits_need_input(opts_);
     if (deadline.count() < 0)
       throw std::invalid_argument("task_scope: the deadline must be >= 0 (0 = none)");
     deadline_ns_ = deadline;
@@ -234,6 +249,20 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
 
   [[nodiscard]] const options& opts() const noexcept { return opts_; }
   [[nodiscard]] sluice::progress& counters() noexcept { return *progress_; }
+
+  void set_capacity(std::size_t capacity) {
+    if (capacity == 0) throw std::invalid_argument("task_scope: a capacity must be >= 1, got 0");
+    opts_.max_at_once = capacity;
+    places_ = tasks_held(opts_);
+    if (auto* slots = limits_.run_slots()) slots->set_capacity(capacity);
+    // New places go to the queued jobs first, then to waiting submitters.
+    while (!stopping_ && in_use_ < places_ && !pending_.empty()) {
+      ++in_use_;
+      ready_.push_back(pending_.pop_front());
+      wake_worker();
+    }
+    if (ready_.empty()) resume_submitters();
+  }
   [[nodiscard]] const std::vector<task_error>& errors() noexcept { return policy_.errors(); }
 
   /// submit() as an asynchronous operation, void(std::exception_ptr, job<T>) (an empty handle
@@ -299,6 +328,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
     stop(true);
     deadline_.cancel();
     idle_workers_.fail_all(nullptr);
+    limits_.close();
   }
 
  private:
@@ -478,7 +508,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
 
   // Gives a freed place to the next job or submitter, or back to the pool.
   [[gnu::always_inline]] void release_place() {
-    if (!stopping_ && !pending_.empty()) {
+    if (!stopping_ && !pending_.empty() && in_use_ <= places_) {
       ready_.push_back(pending_.pop_front());
       wake_worker();
     } else {
@@ -542,7 +572,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
 
   struct retry_hooks {
     scope_state& s;
-    held_limits& held;
+    held_limits<Clock>& held;
     bool stopping() const noexcept { return s.stopping_; }
     void release() noexcept { held.release(); }
     boost::asio::awaitable<void> reacquire() { co_await s.limits_.acquire(held, s.progress_); }
@@ -551,7 +581,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
   boost::asio::awaitable<void> worker(std::size_t id) {
     auto& slot = *workers_ctx_[id];
     auto& w = *slot.ctx;
-    held_limits held;  // a job's limits, released when it ends
+    held_limits<Clock> held;  // a job's limits, released when it ends
     try {
       while (!closed_) {
         if (ready_.empty()) {
@@ -575,6 +605,7 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
         std::exception_ptr error;
         bool started = false;
         try {
+          if (needs_demand_) j->demand_of(opts_, held.cost, held.key);
           if (limited_ && !limits_.try_acquire(held)) co_await limits_.acquire(held, progress_);
           progress_->record(progress::event::started);
           started = true;
@@ -615,7 +646,8 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
   sluice::progress own_progress_;
   sluice::progress* progress_;
   run_limits<Clock> limits_;
-  bool limited_;  // limits_.any()
+  bool limited_;       // limits_.any()
+  bool needs_demand_;  // options.cost or options.key
 
   std::size_t places_;
   std::size_t in_use_ = 0;
@@ -772,6 +804,12 @@ class basic_task_scope {
 
   /// The scope's counters (options::progress if one was given).
   [[nodiscard]] sluice::progress& counters() noexcept { return st_->counters(); }
+
+  /// Changes the capacity (max_at_once) while jobs run and submitters wait: raising it
+  /// starts queued jobs and admits waiting submitters at once; lowering it takes effect as
+  /// jobs end (none is cancelled). Throws std::invalid_argument when capacity is 0.
+  void set_capacity(std::size_t capacity) { st_->set_capacity(capacity); }
+  [[nodiscard]] std::size_t capacity() const noexcept { return st_->opts().max_at_once; }
 
  private:
   template <class C, class T, class Source, class Fn>

@@ -108,8 +108,9 @@ auto run_attempts(worker_context<Clock>& w, const options& o, Attempt& attempt, 
       std::rethrow_exception(error);
     record(o.progress, progress::event::retried);
     hooks.release();
-    w.timer.expires_after(
-        std::chrono::duration_cast<typename Clock::duration>(backoff_delay(o.retry, w.attempts)));
+    auto wait = backoff_delay(o.retry, w.attempts);
+    if (o.retry.wait_at_least) wait = std::max(wait, o.retry.wait_at_least(error));
+    w.timer.expires_after(std::chrono::duration_cast<typename Clock::duration>(wait));
     co_await w.timer.async_wait(boost::asio::use_awaitable);
     co_await hooks.reacquire();
     if (hooks.stopping()) throw boost::system::system_error(boost::asio::error::operation_aborted);

@@ -164,7 +164,8 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
         opts_((validate(opts), opts)),
         attempts_(needs_attempts(opts)),
         policy_(opts, delivers_failures),
-        max_workers_(opts.max_at_once == 0 ? unlimited : tasks_held(opts)) {}
+        max_workers_(opts.max_at_once == 0 ? unlimited : tasks_held(opts)),
+        pull_first_(limits_need_input(opts)) {}
   engine(const engine&) = delete;
 
   Sink& sink() noexcept { return sink_; }
@@ -292,6 +293,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
 
   void finish() {
     finished_ = true;
+    limits_.close();
     done_.fail_all(nullptr);
     sink_.on_finished(*this);
   }
@@ -337,7 +339,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
   // Hooks for run_attempts: a task backing off releases its place and its limiter permit.
   struct retry_hooks {
     engine& e;
-    held_limits& held;
+    held_limits<Clock>& held;
     bool stopping() const noexcept { return e.stopping_; }
     void release() noexcept { held.release(); }
     boost::asio::awaitable<void> reacquire() { co_await e.limits_.acquire(held, e.opts_.progress); }
@@ -346,7 +348,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
   // Runs the task of one input and hands its result to the sink.
   template <class Holder>
   boost::asio::awaitable<void> run_with_attempts(worker_context<Clock>& w, std::size_t index,
-                                                 Holder& item, held_limits& held) {
+                                                 Holder& item, held_limits<Clock>& held) {
     auto attempt = [&] { return std::invoke(fn_, Source::arg(item)); };
     retry_hooks hooks{*this, held};
     try {
@@ -378,24 +380,50 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
         ++reserved_;  // this worker's claim on the pull window, kept while it waits for limits
         wake_gate();  // pass the wake-up on while places remain
         ++heading_for_pull_;
-        held_limits held;
-        if (limits_.any() && !limits_.try_acquire(held))
-          co_await limits_.acquire(held, opts_.progress);
-        if (stopping_) break;
+        held_limits<Clock> held;
         std::optional<typename Source::holder> item;
-        if constexpr (Source::is_async)
-          item = co_await src_.pull();
-        else if (!src_.exhausted())
-          item.emplace(src_.take());
+        std::exception_ptr unfit;  // the input's cost or key could not be had
+        std::size_t index = 0;
+        if (pull_first_) {
+          // The limits ask for the input's cost or key: pull, then wait for them.
+          if constexpr (Source::is_async)
+            item = co_await src_.pull();
+          else if (!src_.exhausted())
+            item.emplace(src_.take());
+          if (item) {
+            index = next_index_++;  // the input's place, whenever its limits admit it
+            try {
+              const auto& arg = Source::arg(*item);
+              if (opts_.cost) held.cost = opts_.cost(arg);
+              if (opts_.key) held.key = opts_.key(arg);
+              if (!limits_.try_acquire(held)) co_await limits_.acquire(held, opts_.progress);
+            } catch (const std::invalid_argument&) {
+              unfit = std::current_exception();  // this task fails; the run goes on
+            }
+            if (stopping_) break;  // (the input is dropped unstarted)
+          }
+        } else {
+          if (limits_.any() && !limits_.try_acquire(held))
+            co_await limits_.acquire(held, opts_.progress);
+          if (stopping_) break;
+          if constexpr (Source::is_async)
+            item = co_await src_.pull();
+          else if (!src_.exhausted())
+            item.emplace(src_.take());
+          if (item) index = next_index_++;
+        }
         --heading_for_pull_;
         if (!item) {
           --reserved_;
           break;
         }
-        const std::size_t index = next_index_++;
         record(opts_.progress, progress::event::pulled);
         record(opts_.progress, progress::event::started);
         maybe_spawn();
+        if (unfit) [[unlikely]] {
+          task_failed(index, std::move(unfit), 1);
+          continue;
+        }
         if (attempts_) {
           co_await run_with_attempts(w, index, *item, held);
           continue;
@@ -430,6 +458,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
   bool attempts_;  // timeout or retry: tasks go through run_attempts
   failure_policy policy_;
   std::size_t max_workers_;
+  bool pull_first_;  // the limits need the input (its cost or key)
   boost::asio::any_io_executor ex_;
   run_limits<Clock> limits_;
 

@@ -1,8 +1,11 @@
-// The limits a task waits for before each start, as options describe them: a run slot (when
-// retries make workers outnumber max_at_once), the shared limiter, the per-run rate limiter
-// and the shared rate limiter. Shared by the run engine and task_scope.
+// The limits a task waits for before each start, as options describe them, shared by the run
+// engine and task_scope. The run's own limits (its run slots, max_per_second), the limits of
+// options.limits and the per-key limits are one sluice::limit_set: one decision. The older
+// shared limiter and rate limiter (options.limiter, options.rate_limiter) are waited for after
+// it. A run whose only limit is max_per_second keeps a plain rate limiter (the fast path).
 #pragma once
 
+#include "sluice/limit_set.hpp"
 #include "sluice/limiter.hpp"
 #include "sluice/options.hpp"
 #include "sluice/progress.hpp"
@@ -12,19 +15,11 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
 
 namespace sluice::detail {
-
-/// The permits one task holds while it runs.
-struct held_limits {
-  permit slot;
-  permit shared;
-  void release() noexcept {
-    slot.release();
-    shared.release();
-  }
-};
 
 /// With retry, a task that backs off gives its max_at_once place up: run slots bound the
 /// running tasks, and up to max_at_once more tasks may be held (workers of a run, places of
@@ -36,54 +31,90 @@ inline bool uses_run_slots(const options& o) noexcept {
 inline std::size_t tasks_held(const options& o) noexcept {
   return uses_run_slots(o) ? 2 * o.max_at_once : o.max_at_once;
 }
+/// The limits need the task's input (its cost or its key): it is pulled before they are
+/// acquired.
+inline bool limits_need_input(const options& o) noexcept {
+  return static_cast<bool>(o.cost) || static_cast<bool>(o.key);
+}
+
+/// What one task holds while it runs, and what it asked for (a retry asks again).
+template <class Clock>
+struct held_limits {
+  typename basic_limit_set<Clock>::ticket ticket;
+  permit shared;
+  std::uint64_t cost = 1;
+  std::string key;
+  void release() noexcept {
+    ticket.release();
+    shared.release();
+  }
+};
 
 template <class Clock>
 class run_limits {
  public:
+  using held = held_limits<Clock>;
+
   void open(const boost::asio::any_io_executor& ex, const options& o) {
-    if (o.max_per_second > 0) rate_.emplace(ex, o.max_per_second, o.burst);
-    if (uses_run_slots(o)) slots_.emplace(o.max_at_once);
+    const bool one_set = uses_run_slots(o) || !o.limits.empty() || o.per_key || o.cost;
+    if (one_set) {
+      auto& s = set_.emplace(ex);
+      if (uses_run_slots(o)) slots_ = &s.add_concurrency(o.max_at_once, counts::starts);
+      if (o.max_per_second > 0) s.add_rate(o.max_per_second, o.burst, counts::starts);
+      if (o.per_key) s.add_per_key(*o.per_key, counts::starts);
+      for (const limit_ref& l : o.limits) s.add_shared(*l.lim, l.what);
+    } else if (o.max_per_second > 0) {
+      plain_rate_.emplace(ex, o.max_per_second, o.burst);
+    }
     shared_ = o.limiter;
     shared_rate_ = o.rate_limiter;
   }
 
-  [[nodiscard, gnu::always_inline]] bool any() const noexcept {
-    return slots_ || shared_ || rate_ || shared_rate_;
+  /// The run is over (no task holds anything): the set leaves the shared limits, which may
+  /// be gone once the caller resumes, while the engine itself lives a little longer.
+  void close() noexcept {
+    set_.reset();
+    plain_rate_.reset();
   }
 
-  /// Takes what is free now, in acquire()'s order, without suspending: true when every limit
-  /// is held (the common case of a run that is not at its limits costs no coroutine); else
-  /// acquire() waits for the rest. (With both a run and a shared rate limiter, the rates are
-  /// left to acquire(), which takes them together.)
-  bool try_acquire(held_limits& held) {
-    if (slots_ && !held.slot && !(held.slot = slots_->try_acquire())) return false;
-    if (shared_ && !held.shared && !(held.shared = shared_->try_acquire())) return false;
-    if (rate_ && shared_rate_) return false;
-    if (rate_) return rate_->try_acquire();
+  [[nodiscard, gnu::always_inline]] bool any() const noexcept {
+    return set_ || plain_rate_ || shared_ || shared_rate_;
+  }
+
+  /// The run's own places with retry (a task_scope's capacity changes them).
+  [[nodiscard]] concurrency_limit* run_slots() noexcept { return slots_; }
+
+  /// Takes what is free now, without suspending: true when every limit is held (the common
+  /// case of a run that is not at its limits costs no coroutine); else acquire() waits for
+  /// the rest.
+  bool try_acquire(held& h) {
+    if (set_ && !h.ticket && !(h.ticket = set_->try_acquire(h.cost, h.key))) return false;
+    if (shared_ && !h.shared && !(h.shared = shared_->try_acquire())) return false;
+    if ((plain_rate_ || set_) && shared_rate_) return false;  // taken together by acquire()
+    if (plain_rate_) return plain_rate_->try_acquire();
     if (shared_rate_) return shared_rate_->try_acquire();
     return true;
   }
 
-  /// Waits for every limit, in a fixed order (places before rates, so that a start taken
-  /// from a rate limiter is used at once). Permits already in `held` are kept.
-  boost::asio::awaitable<void> acquire(held_limits& held, progress* p) {
-    if (slots_ && !held.slot) held.slot = co_await slots_->acquire();
-    if (shared_ && !held.shared) held.shared = co_await shared_->acquire();
-    if (rate_ || shared_rate_) {
-      record(p, progress::event::rate_wait);
-      struct done_waiting {
-        progress* p;
-        ~done_waiting() { record(p, progress::event::rate_done); }
-      } guard{p};
-      if (rate_) co_await rate_->acquire();
-      if (shared_rate_) co_await shared_rate_->acquire();
-    }
+  /// Waits for every limit: the set (places and starts in one decision), then the shared
+  /// limiter, then the shared rate limiter. Held parts are kept.
+  boost::asio::awaitable<void> acquire(held& h, progress* p) {
+    record(p, progress::event::rate_wait);
+    struct done_waiting {
+      progress* p;
+      ~done_waiting() { record(p, progress::event::rate_done); }
+    } guard{p};
+    if (set_ && !h.ticket) h.ticket = co_await set_->acquire(h.cost, h.key);
+    if (shared_ && !h.shared) h.shared = co_await shared_->acquire();
+    if (plain_rate_) co_await plain_rate_->acquire();
+    if (shared_rate_) co_await shared_rate_->acquire();
   }
 
  private:
-  std::optional<limiter> slots_;
+  std::optional<basic_limit_set<Clock>> set_;
+  concurrency_limit* slots_ = nullptr;
+  std::optional<basic_rate_limiter<Clock>> plain_rate_;
   limiter* shared_ = nullptr;
-  std::optional<basic_rate_limiter<Clock>> rate_;
   rate_limit* shared_rate_ = nullptr;
 };
 

@@ -90,6 +90,11 @@ class wait_queue {
     n->complete_fn(n, std::move(error), false, false);
   }
 
+  /// Completes waiter `n`, wherever it is in the queue (a later waiter that may go first).
+  void complete(node* n, std::exception_ptr error = nullptr) {
+    unlink(n);
+    n->complete_fn(n, std::move(error), false, false);
+  }
   /// Completes the first waiter successfully, resuming it inside this call when it runs on
   /// the current thread's executor (Asio's dispatch), else through its executor. For a
   /// completer that is itself a coroutine with nothing left to protect: the resumed waiter may
