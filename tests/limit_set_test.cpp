@@ -528,3 +528,34 @@ TEST(Aimd, ACapHalvesOncePerRoundAndClimbsBack) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LimitSet, ProgressShowsEachLimitAndTheTimeWaitedOnIt) {
+  sluice::progress p;
+  times got;
+  run_virtual([&]() -> asio::awaitable<void> {
+    sluice::window_limit window{2, 1s};
+    std::vector<int> inputs(4);
+    sluice::options o{.max_at_once = 4, .max_per_second = 100, .progress = &p};
+    o.limits.push_back(&window);
+    co_await sluice::run_on_each<manual_clock>(
+        [&](int) -> asio::awaitable<void> {
+          got.push_back(vnow());
+          co_return;
+        },
+        inputs, o);
+  }());
+  EXPECT_EQ(got, (times{0ms, 10ms, 1s, 1010ms}));
+  const auto limits = p.limits();  // as they were when the run ended
+  ASSERT_EQ(limits.size(), 2u);
+  EXPECT_EQ(limits[0].what, "rate 100/s burst 1");
+  EXPECT_EQ(limits[1].what, "window 2/1s");
+  // Two workers ask at 0: the rate holds the second start 10 ms, the window the third 1 s;
+  // the fourth, asked for at 10 ms, waits 1 s for the rate (behind the third, FIFO). And no
+  // worker waits for a limit once the input has run out (the run ends at its last start).
+  EXPECT_EQ(limits[0].waited, 1010ms);
+  EXPECT_EQ(limits[1].waited, 1000ms);
+}
+
+}  // namespace

@@ -24,6 +24,7 @@ class concurrency_limit final : public limit {
   void release(duration, const demand& d) override;
   void hold_until(duration t) override;
   [[nodiscard]] std::uint64_t max_cost() const override { return capacity_; }
+  [[nodiscard]] bool holds() const noexcept override { return true; }
   [[nodiscard]] std::string describe() const override;
 
   /// Throws std::invalid_argument when capacity is 0.

@@ -54,6 +54,7 @@ class keyed_limit final : public limit {
   void hold_until(duration t) override;
   [[nodiscard]] std::uint64_t max_cost() const override { return max_cost_; }
   [[nodiscard]] bool per_key() const noexcept override { return true; }
+  [[nodiscard]] bool holds() const noexcept override { return spec_.max_at_once > 0; }
   [[nodiscard]] std::string describe() const override;
 
   /// Keys with state now.

@@ -59,8 +59,9 @@ class limit {
   /// the actual one (what a server counts).
   virtual void commit(duration scheduled, duration actual, const demand& d) = 0;
   /// The task that started with `d` has ended: a cap gives its place back (and tells its
-  /// watchers). A rate or a window keeps the start: it happened.
-  virtual void release(duration /*now*/, const demand& /*d*/) {}
+  /// watchers). A rate or a window keeps the start: it happened. `at` is no earlier than the
+  /// start (the set passes the start's time: no clock is read to release).
+  virtual void release(duration /*at*/, const demand& /*d*/) {}
   /// The start committed at `at` with d.cost cost `actual` instead (the tokens a response
   /// reported): later starts see the corrected cost. A limit that cannot correct a past start
   /// records the difference now.
@@ -76,6 +77,9 @@ class limit {
   virtual void hold_until(duration t) = 0;
   /// The largest cost that can ever fit (a cap, a burst, a window's capacity).
   [[nodiscard]] virtual std::uint64_t max_cost() const = 0;
+  /// Whether a start holds something until its release (a cap's place): release() is called
+  /// only for such limits.
+  [[nodiscard]] virtual bool holds() const noexcept { return false; }
   /// Whether it limits each key on its own (a demand waiting only for its key's limits lets
   /// the demands of other keys go first).
   [[nodiscard]] virtual bool per_key() const noexcept { return false; }

@@ -69,7 +69,7 @@ class basic_limit_set final {
 
     /// Gives the places back now (waiters are served in order). Idempotent.
     void release() noexcept {
-      if (set_) impl::release(std::exchange(set_, nullptr), view());
+      if (set_) impl::release(std::exchange(set_, nullptr), view(), at_);
     }
     /// The start cost `actual` units, not the cost it was acquired with: every limit that
     /// counts cost corrects its count (a window frees what was overestimated). The places
@@ -230,6 +230,7 @@ class basic_limit_set final {
     void add(limit& l, counts what) {
       limits_.push_back({&l, what, l.per_key()});
       keyed_ = keyed_ || limits_.back().per_key;
+      if (l.holds()) holders_.push_back(limits_.size() - 1);
       l.watch(this);
       max_cost_ = std::uint64_t(-1);
       for (const auto& c : limits_)
@@ -267,9 +268,11 @@ class basic_limit_set final {
       commit(s.t, now, cost, key);
       return true;
     }
-    static void release(impl* s, const demand& d) noexcept {
-      const duration at = s->now();
-      for (auto& l : s->limits_) l.lim->release(at, l.of(d.cost, d.key));
+    static void release(impl* s, const demand& d, duration started) noexcept {
+      for (const std::size_t i : s->holders_) {
+        const auto& l = s->limits_[i];
+        l.lim->release(started, l.of(d.cost, d.key));
+      }
       if (--s->tickets_ == 0 && s->keep_) auto last = std::move(s->keep_);  // the set is gone
     }
     void settle(const demand& d, duration started, std::uint64_t actual) {
@@ -298,6 +301,10 @@ class basic_limit_set final {
       busy_ = false;
     }
     void pass() {
+      if (waiters_.empty()) {  // (a release with nobody waiting: no clock read)
+        timer_.disarm();
+        return;
+      }
       const duration at = now();
       duration wake = limit::on_release;
       blocked_keys_.clear();
@@ -360,9 +367,10 @@ class basic_limit_set final {
     duration held_until_{duration::min()};
     std::uint64_t max_cost_ = std::uint64_t(-1);  // the least max_cost() of the cost limits
     bool busy_ = false, again_ = false, closed_ = false;
-    bool keyed_ = false;          // a per-key limit is in the set
-    std::size_t tickets_ = 0;     // held now
-    std::shared_ptr<impl> keep_;  // itself, once the set is gone and tickets remain
+    bool keyed_ = false;                // a per-key limit is in the set
+    std::vector<std::size_t> holders_;  // the limits a ticket holds a place in
+    std::size_t tickets_ = 0;           // held now
+    std::shared_ptr<impl> keep_;        // itself, once the set is gone and tickets remain
   };
 
   std::shared_ptr<impl> impl_;

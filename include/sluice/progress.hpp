@@ -2,9 +2,14 @@
 // and dashboards. Readable from any thread; a subscriber is told of every change.
 #pragma once
 
+#include "sluice/limit.hpp"
+
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace sluice {
 
@@ -27,7 +32,7 @@ class progress {
     std::size_t failed = 0;           ///< tasks that ended with an error (after their last attempt)
     std::size_t retried = 0;          ///< attempts that failed and were retried
     std::size_t cancelled = 0;        ///< tasks cancelled because the run stopped or was cancelled
-    std::size_t waiting_on_rate = 0;  ///< tasks waiting for a rate limiter now
+    std::size_t waiting_on_rate = 0;  ///< tasks waiting for their limits now
     friend bool operator==(const counts&, const counts&) = default;
   };
 
@@ -43,6 +48,32 @@ class progress {
   }
 
   std::function<void(const progress&)> on_change;
+
+  /// One limit of the run, as it is now: what it is (its current values: an adaptive rate
+  /// shows the rate it has reached) and the time starts waited with it the last to admit.
+  struct limit_state {
+    std::string what;
+    std::chrono::nanoseconds waited{0};
+  };
+  /// The limits of the run's limit set (options::limits, per_key, max_per_second...), read
+  /// on the run's thread or strand (unlike snapshot(), not from any thread); after the run,
+  /// as they were when it ended.
+  [[nodiscard]] std::vector<limit_state> limits() const {
+    if (limits_.empty()) return final_;
+    std::vector<limit_state> out;
+    for (const limit* l : limits_) out.push_back({l->describe(), l->waited()});
+    return out;
+  }
+  /// The run says which limits it takes.
+  void track(std::vector<const limit*> limits) {
+    limits_ = std::move(limits);
+    final_.clear();
+  }
+  /// The run has ended: its limits are kept as they are now (they may be gone next).
+  void untrack() {
+    final_ = limits();
+    limits_.clear();
+  }
 
   // Updates, by the run (one writer at a time: a plain load and store, no locked RMW).
   enum class event {
@@ -105,6 +136,8 @@ class progress {
   }
   std::atomic<std::size_t> pulled_{0}, started_{0}, running_{0}, succeeded_{0}, failed_{0},
       retried_{0}, cancelled_{0}, waiting_{0};
+  std::vector<const limit*> limits_;
+  std::vector<limit_state> final_;
 };
 
 /// Records `e` if the run has a progress object.

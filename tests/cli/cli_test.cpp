@@ -719,5 +719,68 @@ TEST(Cli, KillNineAtRandomMomentsLosesAndRepeatsNothing) {
   for (auto& [id, n] : count) EXPECT_EQ(n, 1) << id;
 }
 
+/// A row's start as ms since midnight UTC (its started_at, "YYYY-MM-DDTHH:MM:SS.mmmZ").
+double started_ms(const json::object& row) {
+  const std::string t(row.at("started_at").as_string());
+  return ((std::stod(t.substr(11, 2)) * 60 + std::stod(t.substr(14, 2))) * 60 +
+          std::stod(t.substr(17, 6))) *
+         1000;
+}
+
+/// The most rows running at once at any start (each from started_at for duration_ms; the
+/// row's times are whole ms and measured apart, so a task counts until 2 ms before its end).
+std::size_t most_at_once(const std::vector<json::object>& rows) {
+  std::size_t most = 0;
+  for (const auto& a : rows) {
+    const double t = started_ms(a);
+    std::size_t n = 0;
+    for (const auto& b : rows) {
+      const double s = started_ms(b), e = s + b.at("duration_ms").to_number<double>() - 2;
+      n += s <= t && t < e;
+    }
+    most = std::max(most, n);
+  }
+  return most;
+}
+
+TEST(Cli, AControlFileChangesTheLimitsWhileTheRunGoes) {
+  temp_dir d;
+  write_file(d / "ctl", "max_at_once=1\nbogus=3\n");
+  std::string in;
+  for (int i = 0; i < 12; ++i) in += std::to_string(i) + "\n";
+  cli_run run(d, {"run", "--control", "ctl", "-o", "r.jsonl", "--", "sh", "-c", "sleep 0.3"}, in);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  write_file(d / "ctl", "max_at_once=4\nmax_per_second=-2\n");
+  run.signal(SIGHUP);  // read at once (else within half a second)
+  ASSERT_EQ(run.wait(), 0) << run.err();
+  const std::string err = run.err();
+  EXPECT_NE(err.find("ctl:2: \"bogus=3\": unknown limit"), std::string::npos) << err;
+  EXPECT_NE(err.find("ctl:2: \"max_per_second=-2\": max_per_second takes"), std::string::npos)
+      << err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 12u);
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return started_ms(a) < started_ms(b); });
+  // One at a time until the change (the first two or three), then four at once.
+  EXPECT_EQ(most_at_once({rows.begin(), rows.begin() + 2}), 1u);
+  EXPECT_EQ(most_at_once(rows), 4u);
+  // 12 tasks of 0.3 s: 3.6 s one at a time; about 0.8 + 0.3 * 10 / 4 with the change.
+  EXPECT_LT(started_ms(rows.back()) - started_ms(rows.front()), 2600);
+}
+
+TEST(Cli, RunTakesEachTasksCostAgainstACostWindow) {
+  temp_dir d;
+  write_file(d / "in.jsonl", "{\"i\":1,\"t\":6}\n{\"i\":2,\"t\":6}\n{\"i\":3,\"t\":3}\n");
+  auto r = sluice(d, {"run", "-j", "4", "--cost", "t", "--cost-window", "10/1s", "-k", "-o",
+                      "r.jsonl", "-i", "in.jsonl", "--", "true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 3u);
+  // 6 at 0; the next 6 fits when the first leaves the window (1 s); the 3 fits beside it.
+  EXPECT_GE(started_ms(rows[1]) - started_ms(rows[0]), 990);
+  EXPECT_GE(started_ms(rows[2]) - started_ms(rows[0]), 990);
+  EXPECT_LT(started_ms(rows[2]) - started_ms(rows[0]), 1500);
+}
+
 }  // namespace
 }  // namespace sluice::test

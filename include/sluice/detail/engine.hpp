@@ -165,7 +165,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
         attempts_(needs_attempts(opts)),
         policy_(opts, delivers_failures),
         max_workers_(opts.max_at_once == 0 ? unlimited : tasks_held(opts)),
-        pull_first_(limits_need_input(opts)) {}
+        needs_input_(limits_need_input(opts)) {}
   engine(const engine&) = delete;
 
   Sink& sink() noexcept { return sink_; }
@@ -384,33 +384,28 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
         std::optional<typename Source::holder> item;
         std::exception_ptr unfit;  // the input's cost or key could not be had
         std::size_t index = 0;
-        if (pull_first_) {
-          // The limits ask for the input's cost or key: pull, then wait for them.
-          if constexpr (Source::is_async)
-            item = co_await src_.pull();
-          else if (!src_.exhausted())
-            item.emplace(src_.take());
-          if (item) {
-            index = next_index_++;  // the input's place, whenever its limits admit it
+        // The input first, then its limits: a worker never waits for a limit without a task
+        // to start (waiting first, it would hold the run's end back by that wait when the
+        // input ran out meanwhile), and the limits may ask for the input's cost or key.
+        if constexpr (Source::is_async)
+          item = co_await src_.pull();
+        else if (!src_.exhausted())
+          item.emplace(src_.take());
+        if (item) {
+          index = next_index_++;  // the input's place, whenever its limits admit it
+          if (limits_.any()) {
             try {
-              const auto& arg = Source::arg(*item);
-              if (opts_.cost) held.cost = opts_.cost(arg);
-              if (opts_.key) held.key = opts_.key(arg);
+              if (needs_input_) {
+                const auto& arg = Source::arg(*item);
+                if (opts_.cost) held.cost = opts_.cost(arg);
+                if (opts_.key) held.key = opts_.key(arg);
+              }
               if (!limits_.try_acquire(held)) co_await limits_.acquire(held, opts_.progress);
             } catch (const std::invalid_argument&) {
               unfit = std::current_exception();  // this task fails; the run goes on
             }
             if (stopping_) break;  // (the input is dropped unstarted)
           }
-        } else {
-          if (limits_.any() && !limits_.try_acquire(held))
-            co_await limits_.acquire(held, opts_.progress);
-          if (stopping_) break;
-          if constexpr (Source::is_async)
-            item = co_await src_.pull();
-          else if (!src_.exhausted())
-            item.emplace(src_.take());
-          if (item) index = next_index_++;
         }
         --heading_for_pull_;
         if (!item) {
@@ -458,7 +453,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
   bool attempts_;  // timeout or retry: tasks go through run_attempts
   failure_policy policy_;
   std::size_t max_workers_;
-  bool pull_first_;  // the limits need the input (its cost or key)
+  bool needs_input_;  // the limits need the input (its cost or key)
   boost::asio::any_io_executor ex_;
   run_limits<Clock> limits_;
 

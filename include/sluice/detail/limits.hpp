@@ -63,6 +63,10 @@ class run_limits {
       if (o.max_per_second > 0) s.add_rate(o.max_per_second, o.burst, counts::starts);
       if (o.per_key) s.add_per_key(*o.per_key, counts::starts);
       for (const limit_ref& l : o.limits) s.add_shared(*l.lim, l.what);
+      if (o.progress) {
+        progress_ = o.progress;
+        progress_->track(s.limits());
+      }
     } else if (o.max_per_second > 0) {
       plain_rate_.emplace(ex, o.max_per_second, o.burst);
     }
@@ -73,6 +77,7 @@ class run_limits {
   /// The run is over (no task holds anything): the set leaves the shared limits, which may
   /// be gone once the caller resumes, while the engine itself lives a little longer.
   void close() noexcept {
+    if (progress_) progress_->untrack();  // the owned limits go with the set
     set_.reset();
     plain_rate_.reset();
   }
@@ -116,6 +121,7 @@ class run_limits {
   std::optional<basic_rate_limiter<Clock>> plain_rate_;
   limiter* shared_ = nullptr;
   rate_limit* shared_rate_ = nullptr;
+  progress* progress_ = nullptr;  // told which limits the set holds
 };
 
 }  // namespace sluice::detail
