@@ -66,7 +66,6 @@ limited() {  # limited TOOL TAG PATH FLAGS...: 300 GETs; prints the wall and wha
   local tool=$1 tag=$2 path=$3
   shift 3
   seq 300 | sed "s|^|/$path/$tag/|" >"$WORK/$tag.txt"
-  sleep 1.2  # nginx's bucket empties between runs
   local t0 t1
   t0=$(date +%s.%N)
   "$SLUICE" http -j 16 --no-progress -o "$WORK/$tag.jsonl" "$@" --url "$base{}" \

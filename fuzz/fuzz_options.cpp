@@ -1,7 +1,8 @@
 // The option parsers of `sluice run` through to_config, the one place flags are checked:
-// -j, --timeout, --backoff, --halt, --shard, --window, --min-gap, then halt_policy::parse,
-// parse_duration and parse_window alone.
-// Fields, one a line: jobs, timeout, backoff, halt, shard, key, window, min gap, command words...
+// -j, --timeout, --backoff, --halt, --shard, --window, --min-gap, --per-key-window (with
+// --per-key), then halt_policy::parse, parse_duration and parse_window alone.
+// Fields, one a line: jobs, timeout, backoff, halt, shard, key, window, min gap, per-key
+// window, command words...
 // Invariants: no crash; a value is either accepted or a usage_error (never another
 // exception); accepted values are in range.
 #include "flags.hpp"
@@ -15,7 +16,7 @@ using namespace sluice;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto f = fuzz::fields_of(fuzz::as_text(data, size));
-  f.resize(std::max<std::size_t>(f.size(), 9));
+  f.resize(std::max<std::size_t>(f.size(), 10));
   cli::run_flags flags;
   flags.jobs = f[0];
   flags.timeout = f[1];
@@ -25,7 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   flags.key = f[5];
   if (!f[6].empty()) flags.windows.push_back(f[6]);
   flags.min_gap = f[7];
-  std::vector<std::string> rest(f.begin() + 8, f.end());
+  if (!f[8].empty()) {
+    flags.per_key = "user";
+    flags.per_key_windows.push_back(f[8]);
+  }
+  std::vector<std::string> rest(f.begin() + 9, f.end());
   try {
     const cli::run_config c = cli::to_config(flags, rest, false);
     fuzz::check(c.timeout.count() >= 0, "a timeout is not negative");
@@ -34,6 +39,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& w : c.windows)
       fuzz::check(w.count >= 1 && w.per.count() > 0, "a window has N >= 1 and a length > 0");
     fuzz::check(c.min_gap.count() >= 0, "a gap is not negative");
+    if (c.per_key)
+      for (const auto& w : c.per_key->windows)
+        fuzz::check(w.capacity >= 1 && w.length.count() > 0, "a per-key window is valid");
   } catch (const cli::usage_error&) {
   }
   for (const auto& text : f) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, clang-14, ASan + UBSan) and runs each on its corpus in
-# fuzz/corpus/TARGET for FUZZ_SECONDS (default 12; five targets, a minute in all). Inputs the
+# fuzz/corpus/TARGET for FUZZ_SECONDS (default 12; six targets, 72 s in all). Inputs the
 # fuzzer finds go to a scratch directory, never into the repository; a crash or a broken
 # invariant fails the script and leaves the input that caused it in build/fuzz/findings/.
 #   scripts/fuzz.sh                 all targets
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 seconds=${FUZZ_SECONDS:-12}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_jsonl fuzz_placeholders fuzz_options fuzz_http_response fuzz_bytes)
+((${#targets[@]})) || targets=(fuzz_jsonl fuzz_placeholders fuzz_options fuzz_control fuzz_http_response fuzz_bytes)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 findings=$PWD/build/fuzz/findings

@@ -12,9 +12,9 @@
 #   /moved             301 to /small.txt        /method      the request's method
 #   /counted/ANY       200 "counted"; each arrival logged to DIR/counted.log as "MSEC URI"
 #                      (the server's own count of starts, for window and rate tests)
-#   /limited/ANY       nginx's own limit_req: 50 r/s with a burst of 5 (excess delayed), 429
-#                      with Retry-After: 1 beyond; each answer logged to DIR/limited.log as
-#                      "MSEC STATUS URI" (the judge of --adaptive)
+#   /limited/TAG/ANY   nginx's own limit_req: 50 r/s with a burst of 5 (excess delayed), 429
+#                      with Retry-After: 1 beyond, one bucket per TAG; each answer logged to
+#                      DIR/limited.log as "MSEC STATUS URI" (the judge of -r and --adaptive)
 set -euo pipefail
 cmd=${1:?usage: nginx.sh start|stop DIR}
 dir=${2:?usage: nginx.sh start|stop DIR}
@@ -48,7 +48,9 @@ http {
   access_log off;
   log_format arrivals '\$msec \$request_uri';
   log_format answers '\$msec \$status \$request_uri';
-  limit_req_zone \$binary_remote_addr zone=fifty:1m rate=50r/s;
+  # One bucket per /limited/TAG/ (each test or benchmark run has its own tag).
+  map \$uri \$limited_tag { ~^/limited/(?<tag>[^/]+)/ \$tag; default ""; }
+  limit_req_zone \$limited_tag zone=fifty:1m rate=50r/s;
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi;

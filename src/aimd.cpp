@@ -53,37 +53,17 @@ void aimd::set_bounds(double floor, double ceiling) {
   value_ = std::clamp(value_, o_.floor, o_.ceiling);
 }
 
-adaptive_cap::adaptive_cap(concurrency_limit& cap, aimd_options o) : cap_(cap), a_(o) {
-  apply();
+namespace detail {
+
+void apply_value(concurrency_limit& cap, double value) {
+  const auto c = static_cast<std::uint64_t>(std::max(1.0, std::floor(value)));
+  if (c != cap.capacity()) cap.set_capacity(c);
 }
 
-void adaptive_cap::apply() {
-  const auto c = static_cast<std::uint64_t>(std::max(1.0, std::floor(a_.value())));
-  if (c != cap_.capacity()) cap_.set_capacity(c);
+void apply_value(gcra_limit& rate, double value) {
+  if (value != rate.rate()) rate.set_rate(value);
 }
 
-void adaptive_cap::success(limit::duration started, limit::duration now) {
-  if (a_.success(started, now)) apply();
-}
-
-void adaptive_cap::signal(limit::duration started, limit::duration now) {
-  if (a_.signal(started, now)) apply();
-}
-
-adaptive_rate::adaptive_rate(gcra_limit& rate, aimd_options o) : rate_(rate), a_(o) {
-  apply();
-}
-
-void adaptive_rate::apply() {
-  if (a_.value() != rate_.rate()) rate_.set_rate(a_.value());
-}
-
-void adaptive_rate::success(limit::duration started, limit::duration now) {
-  if (a_.success(started, now)) apply();
-}
-
-void adaptive_rate::signal(limit::duration started, limit::duration now) {
-  if (a_.signal(started, now)) apply();
-}
+}  // namespace detail
 
 }  // namespace sluice

@@ -559,3 +559,21 @@ TEST(LimitSet, ProgressShowsEachLimitAndTheTimeWaitedOnIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LimitSet, ARateLimitedRunEndsAtItsLastStart) {
+  // Three instant tasks at one start a second, four at once: the last starts at 2 s, and the
+  // run ends then. (A worker that waited for a start before taking an input kept the run
+  // until its slot at 3 s, to find the input empty.)
+  manual_clock::duration ended{};
+  run_virtual([&]() -> asio::awaitable<void> {
+    std::vector<int> inputs(3);
+    co_await sluice::run_on_each<manual_clock>([](int) -> asio::awaitable<void> { co_return; },
+                                               inputs, {.max_at_once = 4, .max_per_second = 1});
+    ended = vnow();
+  }());
+  EXPECT_EQ(ended, 2s);
+}
+
+}  // namespace

@@ -58,9 +58,8 @@ run_limits::run_limits(const run_config& c, const boost::asio::any_io_executor& 
     for (auto& w : windows_) s.add_shared(*w.lim, w.what);
   }
   if (c.adaptive) {
-    if (c.max_at_once > 0)
-      adaptive_cap_.emplace(*cap_, aimd_options{.floor = 1, .ceiling = double(c.max_at_once)});
-    if (c.max_per_second > 0) adaptive_rate_.emplace(*rate_, rate_control(c.max_per_second));
+    if (c.max_at_once > 0) set_max_at_once(c.max_at_once);
+    if (c.max_per_second > 0) set_rate(c.max_per_second);
   }
 }
 
@@ -102,27 +101,41 @@ void run_limits::hold(duration d) {
   starts_->hold_for(std::min(d, c_.max_hold));
 }
 
+// With --adaptive a new value is the new ceiling (the value stays where AIMD took it, within
+// the bounds); 0 (no limit) has no ceiling, so AIMD stops until a limit is set again.
 void run_limits::set_max_at_once(std::uint64_t n) {
   max_at_once_ = n;
-  const std::uint64_t cap = n == 0 ? no_cap : n;
-  if (adaptive_cap_) {
-    adaptive_cap_->control().set_bounds(1, double(cap));
-    adaptive_cap_->apply();
-  } else if (cap_) {
-    cap_->set_capacity(cap);
+  if (!cap_) return;
+  if (c_.adaptive && n > 0) {
+    if (adaptive_cap_) {
+      adaptive_cap_->control().set_bounds(1, double(n));
+      adaptive_cap_->apply();
+    } else {
+      adaptive_cap_.emplace(*cap_, aimd_options{.floor = 1, .ceiling = double(n)});
+    }
+    return;
   }
+  adaptive_cap_.reset();
+  cap_->set_capacity(n == 0 ? no_cap : n);
 }
 
 void run_limits::set_rate(double r) {
   max_per_second_ = r;
   if (!rate_) return;
-  if (adaptive_rate_ && r > 0) {
+  // The stand-in for "no rate" has a huge burst; a real rate gets the run's --burst.
+  if (r > 0 && rate_->burst() == no_rate_burst) rate_->set_burst(c_.burst);
+  if (c_.adaptive && r > 0) {
     const auto o = rate_control(r);
-    adaptive_rate_->control().set_bounds(o.floor, o.ceiling);
-    adaptive_rate_->apply();
-  } else {
-    rate_->set_rate(r > 0 ? r : no_rate);
+    if (adaptive_rate_) {
+      adaptive_rate_->control().set_bounds(o.floor, o.ceiling);
+      adaptive_rate_->apply();
+    } else {
+      adaptive_rate_.emplace(*rate_, o);
+    }
+    return;
   }
+  adaptive_rate_.reset();
+  rate_->set_rate(r > 0 ? r : no_rate);
 }
 
 std::vector<std::string> run_limits::control(std::string_view text, const std::string& name) {

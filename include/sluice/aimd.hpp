@@ -60,35 +60,35 @@ class aimd {
   std::uint64_t signals_ = 0, decreases_ = 0;
 };
 
-/// An aimd that steers a concurrency_limit's capacity (rounded down, >= 1).
-class adaptive_cap {
+namespace detail {
+// What a controller's value means to the limit it steers.
+void apply_value(concurrency_limit& cap, double value);  // the capacity, rounded down, >= 1
+void apply_value(gcra_limit& rate, double value);        // the rate
+}  // namespace detail
+
+/// An aimd that steers a limit: a concurrency_limit's capacity (adaptive_cap) or a
+/// gcra_limit's rate (adaptive_rate). The limit starts at the ceiling.
+template <class Limit>
+class adaptive {
  public:
-  adaptive_cap(concurrency_limit& cap, aimd_options o);
-  void success(limit::duration started, limit::duration now);
-  void signal(limit::duration started, limit::duration now);
+  adaptive(Limit& l, aimd_options o) : limit_(l), a_(o) { apply(); }
+  void success(limit::duration started, limit::duration now) {
+    if (a_.success(started, now)) apply();
+  }
+  void signal(limit::duration started, limit::duration now) {
+    if (a_.signal(started, now)) apply();
+  }
   [[nodiscard]] const aimd& control() const noexcept { return a_; }
   aimd& control() noexcept { return a_; }
   /// Applies the controller's value to the limit (after set_bounds, say).
-  void apply();
+  void apply() { detail::apply_value(limit_, a_.value()); }
 
  private:
-  concurrency_limit& cap_;
+  Limit& limit_;
   aimd a_;
 };
 
-/// An aimd that steers a gcra_limit's rate.
-class adaptive_rate {
- public:
-  adaptive_rate(gcra_limit& rate, aimd_options o);
-  void success(limit::duration started, limit::duration now);
-  void signal(limit::duration started, limit::duration now);
-  [[nodiscard]] const aimd& control() const noexcept { return a_; }
-  aimd& control() noexcept { return a_; }
-  void apply();
-
- private:
-  gcra_limit& rate_;
-  aimd a_;
-};
+using adaptive_cap = adaptive<concurrency_limit>;
+using adaptive_rate = adaptive<gcra_limit>;
 
 }  // namespace sluice

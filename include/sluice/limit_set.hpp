@@ -50,7 +50,8 @@ class basic_limit_set final {
   using duration = std::chrono::nanoseconds;
 
   /// What an acquisition holds: its places in the caps, until released (or destroyed), and
-  /// the right to say what the start really cost. Move-only; must not outlive its set.
+  /// the right to say what the start really cost. Move-only. It may outlive its set (the
+  /// set's state stays until the last ticket is released), not the limits it holds.
   class [[nodiscard]] ticket {
    public:
     ticket() = default;

@@ -634,12 +634,25 @@ TEST(Cli, SigintLetsTheRunningFinishExits130AndARerunDoesTheRest) {
   std::string text;
   for (int i = 0; i < 12; ++i) text += std::to_string(i) + "\n";
   write_file(d / "in.txt", text);
-  const strings args{"run",    "-j", "4",  "-o", "r.jsonl",  "-i",
-                     "in.txt", "--", "sh", "-c", "sleep 0.4"};
+  const strings args{"run",
+                     "-j",
+                     "4",
+                     "-o",
+                     "r.jsonl",
+                     "-i",
+                     "in.txt",
+                     "--",
+                     "sh",
+                     "-c",
+                     "touch started.{}; sleep 0.4"};
   std::size_t running = 0;
   {
     cli_run run(d, args);
-    std::this_thread::sleep_for(200ms);
+    // The signal once a task has started (under ASan on a loaded machine, sluice may take
+    // more than 200 ms to start: a signal before its handler is installed kills it).
+    for (int i = 0; i < 500 && !std::filesystem::exists(d / "started.0"); ++i)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(50ms);
     run.signal(SIGINT);
     EXPECT_EQ(run.wait(), 130) << run.err();
     // How many were running when the signal came (four, unless a slow machine, ASan under
@@ -749,7 +762,9 @@ TEST(Cli, AControlFileChangesTheLimitsWhileTheRunGoes) {
   std::string in;
   for (int i = 0; i < 12; ++i) in += std::to_string(i) + "\n";
   cli_run run(d, {"run", "--control", "ctl", "-o", "r.jsonl", "--", "sh", "-c", "sleep 0.3"}, in);
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // Two tasks done one at a time (sluice is up and its SIGHUP handler set), then the change.
+  for (int i = 0; i < 1000 && lines_of(read_file(d / "r.jsonl")).size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   write_file(d / "ctl", "max_at_once=4\nmax_per_second=-2\n");
   run.signal(SIGHUP);  // read at once (else within half a second)
   ASSERT_EQ(run.wait(), 0) << run.err();
@@ -764,7 +779,7 @@ TEST(Cli, AControlFileChangesTheLimitsWhileTheRunGoes) {
   // One at a time until the change (the first two or three), then four at once.
   EXPECT_EQ(most_at_once({rows.begin(), rows.begin() + 2}), 1u);
   EXPECT_EQ(most_at_once(rows), 4u);
-  // 12 tasks of 0.3 s: 3.6 s one at a time; about 0.8 + 0.3 * 10 / 4 with the change.
+  // 12 tasks of 0.3 s: 3.6 s one at a time; about 0.6 + 0.3 * 10 / 4 with the change.
   EXPECT_LT(started_ms(rows.back()) - started_ms(rows.front()), 2600);
 }
 
