@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Limits on starts, measured (docs/benchmarks.md):
-#   overhead: W1 (1M no-op tasks, 64 at once) with one limit (max_at_once) and with three
-#             (max_at_once, a GCRA rate and a sliding window in one start_limits, set so that
+#   overhead: W1 (1M no-op tasks, 64 at once) with one limit (max_at_once), with a clock read
+#             per task, with the run's GCRA, and with three
+#             (max_at_once, a GCRA rate and a sliding window in one limit set, set so that
 #             they never make a task wait), interleaved rep after rep (bench/interleave.sh)
 #   window:   300 GETs through `sluice http --window 50/1s -j 16` against a local nginx that
 #             logs every arrival (scripts/nginx.sh, /counted/): the most arrivals nginx saw in
@@ -21,9 +22,11 @@ cmake --build --preset release --target sluice_bench >/dev/null
 BENCH=$PWD/build/release/bench/sluice_bench
 
 # ---- overhead --------------------------------------------------------------------------------
-# one: the cap alone; rate1: the cap and the run's GCRA; three: cap, GCRA and a window;
+# one: the cap alone; clock: and one steady_clock read per task (the floor of any exact time
+# limit); rate1: the cap and the run's GCRA; three: cap, GCRA and a window;
 # threeset: the three in one limit set (the cap a concurrency_limit, as --control makes it).
-bench/interleave.sh -n "$REPS" one "$BENCH w1 1000000 64" rate1 "$BENCH w1 1000000 64 rate1" \
+bench/interleave.sh -n "$REPS" one "$BENCH w1 1000000 64" clock "$BENCH w1 1000000 64 clock" \
+  rate1 "$BENCH w1 1000000 64 rate1" \
   three "$BENCH w1 1000000 64 limits3" threeset "$BENCH w1 1000000 64 limits3set" |
   tee -a "$RESULTS"
 

@@ -1,7 +1,8 @@
 // sluice's side of the shared benchmark workloads. usage:
 //   sluice_bench <workload> <n> <limit> [variant]
 //   w1  n no-op tasks, at most `limit` at once, results consumed unordered (variant limits3:
-//       with a GCRA rate and a sliding window besides, in one start_limits, never waiting)
+//       with a GCRA rate and a sliding window besides, in one limit set, never waiting;
+//       limits3set: the cap in that set too; rate1: the run's own GCRA; clock: one clock read)
 //       variants: run_on_each (default), amap
 //   w2  the same, results in input order (run_all)
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)

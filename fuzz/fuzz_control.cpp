@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cli::run_limits limits(c, io.get_executor(), size % 3 == 0, true);
   options o;
   limits.apply(o);
-  const std::string text = fuzz::as_text(data, size);
+  const std::string_view text = fuzz::as_text(data, size);
   for (const auto& m : limits.control(text, "ctl"))
     fuzz::check(m.starts_with("ctl:") && m.ends_with("; ignored"), "a message names the line");
   for (const auto& l : o.limits) {

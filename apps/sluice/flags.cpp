@@ -204,8 +204,8 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.shell = f.shell;
 
   c.max_at_once = parse_jobs(f.jobs);
-  if (!(f.rate >= 0) || !std::isfinite(f.rate))
-    throw usage_error("--max-per-second: must be a number >= 0");
+  if (!(f.rate >= 0) || !std::isfinite(f.rate) || f.rate > 1e12 || (f.rate > 0 && f.rate < 1e-6))
+    throw usage_error("--max-per-second: must be 0 (no limit) or from 1e-6 to 1e12");
   c.max_per_second = f.rate;
   c.burst = f.burst;
   for (const auto& w : f.windows) c.windows.push_back(parse_window(w, "--window"));
@@ -219,8 +219,9 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.per_key_field = f.per_key;
   per_key_limits pk;
   pk.max_at_once = f.per_key_max_at_once;
-  if (!(f.per_key_rate >= 0) || !std::isfinite(f.per_key_rate))
-    throw usage_error("--per-key-max-per-second: must be a number >= 0");
+  if (!(f.per_key_rate >= 0) || !std::isfinite(f.per_key_rate) || f.per_key_rate > 1e12 ||
+      (f.per_key_rate > 0 && f.per_key_rate < 1e-6))
+    throw usage_error("--per-key-max-per-second: must be 0 (no limit) or from 1e-6 to 1e12");
   pk.max_per_second = f.per_key_rate;
   pk.burst = f.per_key_burst;
   for (const auto& w : f.per_key_windows) {
@@ -238,11 +239,7 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
                       "or --per-key-window)");
   if (!c.per_key_field.empty() && f.lines)
     throw usage_error("--per-key needs JSON Lines input, not --lines");
-  if (any_per_key) {
-    if (pk.max_per_second > 0 && pk.max_per_second < 1e-6)
-      throw usage_error("--per-key-max-per-second: must be 0 or at least 1e-6");
-    c.per_key = std::move(pk);
-  }
+  if (any_per_key) c.per_key = std::move(pk);
   c.adaptive = f.adaptive;
   if (c.adaptive && c.max_at_once == 0 && c.max_per_second == 0)
     throw usage_error(

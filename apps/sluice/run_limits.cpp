@@ -147,7 +147,7 @@ std::vector<std::string> run_limits::control(std::string_view text, const std::s
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     ++line;
     if (l.empty() || l.front() == '#') continue;
-    const auto complain = [&](const std::string& why) {
+    const std::function<void(const std::string&)> complain = [&](const std::string& why) {
       bad.push_back(fmt::format("{}:{}: \"{}\": {}; ignored", name, line, l, why));
     };
     const auto eq = l.find('=');
@@ -156,40 +156,37 @@ std::vector<std::string> run_limits::control(std::string_view text, const std::s
       continue;
     }
     const std::string_view field = trim(l.substr(0, eq)), value = trim(l.substr(eq + 1));
-    if (field == "max_at_once" || field == "jobs") {
-      std::uint64_t n = 0;
-      if (!parse_number(value, n)) {
-        complain("max_at_once takes a whole number of tasks (0: no limit)");
-        continue;
-      }
-      set_max_at_once(n);
-    } else if (field == "max_per_second" || field == "rate") {
-      double r = -1;
-      if (!parse_number(value, r) || !std::isfinite(r) || r < 0 || (r > 0 && r < 1e-6)) {
-        complain("max_per_second takes a number of starts per second >= 1e-6 (0: no limit)");
-        continue;
-      }
-      if (!rate_) {
-        complain("no rate to change");
-        continue;
-      }
-      set_rate(r);
-    } else if (field == "burst") {
-      std::uint32_t b = 0;
-      if (!parse_number(value, b) || b == 0) {
-        complain("burst takes a whole number >= 1");
-        continue;
-      }
-      if (!rate_ || max_per_second_ == 0) {
-        complain("burst needs a rate (max_per_second)");
-        continue;
-      }
-      rate_->set_burst(b);
-    } else {
-      complain("unknown limit (max_at_once, max_per_second, burst)");
+    try {
+      apply_line(field, value, complain);
+    } catch (const std::exception& e) {  // a value a limit refuses: reported, never fatal
+      complain(e.what());
     }
   }
   return bad;
+}
+
+void run_limits::apply_line(std::string_view field, std::string_view value,
+                            const std::function<void(const std::string&)>& complain) {
+  if (field == "max_at_once" || field == "jobs") {
+    std::uint64_t n = 0;
+    if (!parse_number(value, n))
+      return complain("max_at_once takes a whole number of tasks (0: no limit)");
+    set_max_at_once(n);
+  } else if (field == "max_per_second" || field == "rate") {
+    double r = -1;
+    if (!parse_number(value, r) || !std::isfinite(r) || r < 0 || (r > 0 && r < 1e-6) || r > 1e12)
+      return complain(
+          "max_per_second takes a number of starts per second from 1e-6 to 1e12 (0: no limit)");
+    if (!rate_) return complain("no rate to change");
+    set_rate(r);
+  } else if (field == "burst") {
+    std::uint32_t b = 0;
+    if (!parse_number(value, b) || b == 0) return complain("burst takes a whole number >= 1");
+    if (!rate_ || max_per_second_ == 0) return complain("burst needs a rate (max_per_second)");
+    rate_->set_burst(b);
+  } else {
+    complain("unknown limit (max_at_once, max_per_second, burst)");
+  }
 }
 
 std::string run_limits::describe() const {

@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,8 @@ class run_limits {
   static duration now();
 
  private:
+  void apply_line(std::string_view field, std::string_view value,
+                  const std::function<void(const std::string&)>& complain);
   void set_max_at_once(std::uint64_t n);
   void set_rate(double r);
 

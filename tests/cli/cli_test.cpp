@@ -514,11 +514,13 @@ TEST(Cli, BadUsageIs101WithAMessage) {
            {{"run", "--per-key", "u", "--per-key-window", "5/0s", "echo", ":::", "a"},
             "--per-key-window: \"5/0s\" needs a duration > 0"},
            {{"run", "--per-key", "u", "--per-key-max-per-second", "-1", "echo", ":::", "a"},
-            "--per-key-max-per-second: must be a number >= 0"},
+            "--per-key-max-per-second: must be 0 (no limit) or from 1e-6 to 1e12"},
            {{"run", "--per-key", "u", "--per-key-max-at-once", "1", "--lines", "echo", ":::", "a"},
             "--per-key needs JSON Lines input, not --lines"},
            {{"run", "--per-key", "u", "--per-key-max-at-once", "1", "echo", ":::", "a"},
             "--per-key u needs JSON Lines input, and ::: is read as text lines"},
+           {{"run", "-r", "1e13", "echo", ":::", "a"},
+            "--max-per-second: must be 0 (no limit) or from 1e-6 to 1e12"},
            {{"run", "-j", "0", "--adaptive", "echo", ":::", "a"},
             "--adaptive needs a ceiling: -j N or -r R"},
            {{"http", "--cost-window", "5/1s", ":::", "a"}, "give the field with --cost"},
@@ -634,17 +636,8 @@ TEST(Cli, SigintLetsTheRunningFinishExits130AndARerunDoesTheRest) {
   std::string text;
   for (int i = 0; i < 12; ++i) text += std::to_string(i) + "\n";
   write_file(d / "in.txt", text);
-  const strings args{"run",
-                     "-j",
-                     "4",
-                     "-o",
-                     "r.jsonl",
-                     "-i",
-                     "in.txt",
-                     "--",
-                     "sh",
-                     "-c",
-                     "touch started.{}; sleep 0.4"};
+  const std::string task = "touch started.{}; sleep 0.4";
+  const strings args{"run", "-j", "4", "-o", "r.jsonl", "-i", "in.txt", "--", "sh", "-c", task};
   std::size_t running = 0;
   {
     cli_run run(d, args);

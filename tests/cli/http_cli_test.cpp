@@ -189,7 +189,7 @@ TEST(HttpCliNginx, AWindowAndAGapHoldAsNginxCountsTheArrivals) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto ms = arrivals_at_nginx(tag);
   ASSERT_EQ(ms.size(), 20u);
-  // sluice admits exactly 5 in any second (start_limits_test proves it on virtual time).
+  // sluice admits exactly 5 in any second (limit_set_test proves it on virtual time).
   // nginx logs each arrival after the scheduling of two processes on a machine that CI keeps
   // busy with other tests (tens of ms of jitter seen), and the bursts sit on the window's
   // edge: this checks the server's count with that jitter allowed (a GCRA at 5/s with burst

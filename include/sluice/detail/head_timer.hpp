@@ -1,5 +1,5 @@
 // The one timer of a queue whose waiters are served at computed times (rate_limiter,
-// start_limits): armed for the head's time, re-armed only when that time changes, and a
+// limit_set): armed for the head's time, re-armed only when that time changes, and a
 // wake-up that a re-arm, a disarm or a close made stale is ignored.
 #pragma once
 
