@@ -1,5 +1,6 @@
 #include "sluice/gcra_limit.hpp"
 
+#include "sluice/detail/gcra_settle.hpp"
 #include "sluice/detail/number_text.hpp"
 
 #include <algorithm>
@@ -15,11 +16,7 @@ std::uint32_t gcra_limit::checked(std::uint64_t cost) const {
 }
 
 void gcra_limit::settle(duration at, const demand& d, std::uint64_t actual) {
-  for (std::uint64_t extra = actual > d.cost ? actual - d.cost : 0; extra > 0;) {
-    const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::uint64_t>(extra, g_.burst()));
-    g_.commit(at, n);
-    extra -= n;
-  }
+  detail::charge_extra(g_, at, d.cost, actual);
 }
 
 void gcra_limit::set_rate(double rate) {

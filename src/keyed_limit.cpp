@@ -1,5 +1,6 @@
 #include "sluice/keyed_limit.hpp"
 
+#include "sluice/detail/gcra_settle.hpp"
 #include "sluice/detail/number_text.hpp"
 
 #include <algorithm>
@@ -92,12 +93,7 @@ void keyed_limit::settle(duration at, const demand& d, std::uint64_t actual) {
   if (it == keys_.end()) return;
   state& s = it->second;
   for (auto& w : s.windows) w.settle(at, d.cost, actual);
-  if (s.rate)
-    for (std::uint64_t extra = actual > d.cost ? actual - d.cost : 0; extra > 0;) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(extra, s.rate->burst()));
-      s.rate->commit(at, n);
-      extra -= n;
-    }
+  if (s.rate) detail::charge_extra(*s.rate, at, d.cost, actual);
   if (actual < d.cost) notify();
 }
 

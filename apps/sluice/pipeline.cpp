@@ -313,13 +313,14 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
     std::size_t n;
     ~give_back() { p.give(n); }
   } guard{s.slots, slot};
-  const auto started = run_limits::now();
+  // (The clock only for --adaptive, which weighs each attempt by when it started.)
+  const auto started = s.c.adaptive ? run_limits::now() : run_limits::duration{};
   try {
     auto done = co_await s.kind.attempt(std::move(it), slot);
-    s.limits->succeeded(started);
+    if (s.c.adaptive) s.limits->succeeded(started);
     co_return done;
   } catch (const task_failed& f) {
-    if (f.task.overload) s.limits->overloaded(started);
+    if (f.task.overload && s.c.adaptive) s.limits->overloaded(started);
     // The server asks every task to hold off (HTTP Retry-After), not only this one's retry.
     if (f.task.hold) s.limits->hold(*f.task.hold);
     throw;

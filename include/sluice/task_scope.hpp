@@ -149,9 +149,7 @@ struct job_impl final : job_state<T> {
           "task_scope: options.cost and options.key apply to a job's first argument, and this "
           "job was submitted without one");
     } else {
-      const auto& input = std::get<0>(args);
-      if (o.cost) cost = o.cost(input);
-      if (o.key) key = o.key(input);
+      detail::demand_of(o, std::get<0>(args), cost, key);
     }
   }
   Fn fn;

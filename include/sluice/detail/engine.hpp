@@ -395,11 +395,7 @@ class engine final : public std::enable_shared_from_this<engine<Clock, Source, F
           index = next_index_++;  // the input's place, whenever its limits admit it
           if (limits_.any()) {
             try {
-              if (needs_input_) {
-                const auto& arg = Source::arg(*item);
-                if (opts_.cost) held.cost = opts_.cost(arg);
-                if (opts_.key) held.key = opts_.key(arg);
-              }
+              if (needs_input_) demand_of(opts_, Source::arg(*item), held.cost, held.key);
               if (!limits_.try_acquire(held)) co_await limits_.acquire(held, opts_.progress);
             } catch (const std::invalid_argument&) {
               unfit = std::current_exception();  // this task fails; the run goes on

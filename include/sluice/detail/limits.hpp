@@ -37,6 +37,13 @@ inline bool limits_need_input(const options& o) noexcept {
   return static_cast<bool>(o.cost) || static_cast<bool>(o.key);
 }
 
+/// A task's cost and key, as options::cost and options::key say of its input.
+template <class Input>
+void demand_of(const options& o, const Input& in, std::uint64_t& cost, std::string& key) {
+  if (o.cost) cost = o.cost(in);
+  if (o.key) key = o.key(in);
+}
+
 /// What one task holds while it runs, and what it asked for (a retry asks again).
 template <class Clock>
 struct held_limits {
