@@ -24,6 +24,9 @@ pkgs=(
   clang-format-14              # format check
   time                         # /usr/bin/time for peak RSS in benchmarks and tests
   nginx-light curl             # the real HTTP server of the HTTP tests (scripts/nginx.sh)
+  redis-server                 # the real Redis of the shared-limit and queue tests (scripts/redis.sh)
+  libhiredis-dev               # hiredis: the Redis protocol (RESP) for sluice::redis
+  pkg-config                   # finds hiredis
 )
 if [[ ${1:-} == --bench ]]; then
   pkgs+=(python3 parallel)    # GNU parallel: the CLI benchmark's peer

@@ -1,5 +1,7 @@
 #include "flags.hpp"
 
+#include <sluice/redis_client.hpp>
+
 #include <charconv>
 #include <cmath>
 #include <thread>
@@ -42,6 +44,20 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("--control", f.control,
                  "A file of limits (max_at_once=8, max_per_second=20, burst=5), re-read when it "
                  "changes and on SIGHUP");
+  run.add_option("--redis", f.redis,
+                 "redis://[[user]:password@]host[:port][/db] (or rediss://): share -r, --window, "
+                 "--cost-window and --min-gap with every sluice that gives the same --limit-name "
+                 "(password also from SLUICE_REDIS_PASSWORD)");
+  run.add_option("--limit-name", f.limit_name,
+                 commands ? "The name of the shared limits (--redis)"
+                          : "The name of the shared limits (--redis; default: --url's host)");
+  run.add_option("--shared-max-at-once", f.shared_max_at_once,
+                 "Tasks running at once across every sluice sharing --limit-name (--redis "
+                 "leases, given back when a task ends or --lease-ttl after its process dies)")
+      ->check(CLI::PositiveNumber);
+  run.add_option("--lease-ttl", f.lease_ttl,
+                 "How long a dead process's --shared-max-at-once places stay taken (default 30s; "
+                 "renewed every third of it)");
   run.add_option("--timeout", f.timeout,
                  commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
                           : "Fail an attempt that takes longer (connecting and redirects "
@@ -246,6 +262,40 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
         "--adaptive needs a ceiling: -j N or -r R (it lowers them and raises them "
         "back, never above)");
   c.control = f.control;
+  c.redis = f.redis;
+  c.limit_name = f.limit_name;
+  c.shared_max_at_once = f.shared_max_at_once;
+  if (!f.lease_ttl.empty()) {
+    c.lease_ttl = parse_duration(f.lease_ttl, "--lease-ttl");
+    if (c.lease_ttl < std::chrono::milliseconds(100))
+      throw usage_error("--lease-ttl: \"" + f.lease_ttl + "\" must be at least 100ms");
+  }
+  if (c.redis.empty()) {
+    for (const auto& [given, flag] : {std::pair{!f.limit_name.empty(), "--limit-name"},
+                                      std::pair{f.shared_max_at_once > 0, "--shared-max-at-once"},
+                                      std::pair{!f.lease_ttl.empty(), "--lease-ttl"}})
+      if (given)
+        throw usage_error(std::string(flag) + " shares limits through Redis: give --redis URL");
+  } else {
+    try {
+      (void)redis_config::from_url(c.redis);
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(e.what());
+    }
+    if (c.adaptive)
+      throw usage_error(
+          "--adaptive with --redis: AIMD steers this process's own limits; a "
+          "shared rate is not lowered by one process (use one or the other)");
+    if (c.max_per_second == 0 && c.windows.empty() && c.cost_windows.empty() &&
+        c.min_gap.count() == 0 && c.shared_max_at_once == 0)
+      throw usage_error(
+          "--redis shares limits, and none is given (-r, --window, --cost-window, "
+          "--min-gap or --shared-max-at-once)");
+    if (commands && c.limit_name.empty())
+      throw usage_error(
+          "--redis needs --limit-name NAME: the processes that give the same name "
+          "share its limits");
+  }
   if (!c.cost_field.empty() && f.lines)
     throw usage_error("--cost needs JSON Lines input, not --lines");
   if (!f.min_gap.empty()) {
@@ -316,6 +366,22 @@ void add_http_flags(CLI::App& http, http_flags& f) {
   http.add_option("--cacert", f.ca_file, "Trust this CA file (PEM) besides the system store");
 }
 
+namespace {
+
+// The host of a URL template when it is fixed ("https://api.example.com/v1/{id}"), else "".
+std::string url_host(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  url.remove_prefix(scheme + 3);
+  const auto end = url.find_first_of("/?#");
+  std::string_view host = url.substr(0, end);
+  if (const auto at = host.rfind('@'); at != std::string_view::npos) host.remove_prefix(at + 1);
+  if (host.empty() || host.find_first_of("{}") != std::string_view::npos) return {};
+  return std::string(host);
+}
+
+}  // namespace
+
 http_config to_http_config(const http_flags& f, run_config& c) {
   http_config h;
   h.url = f.url;
@@ -338,6 +404,12 @@ http_config to_http_config(const http_flags& f, run_config& c) {
   h.ca_file = f.ca_file;
   h.max_redirects = f.max_redirects;
   if (!f.max_wait.empty()) c.max_hold = parse_duration(f.max_wait, "--max-retry-wait");
+  if (!c.redis.empty() && c.limit_name.empty()) {
+    c.limit_name = url_host(h.url);
+    if (c.limit_name.empty())
+      throw usage_error("--redis needs --limit-name NAME: --url \"" + h.url +
+                        "\" has no fixed host to name the shared limits after");
+  }
   return h;
 }
 

@@ -477,6 +477,7 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
     else
       record(s, failed_task(r->result.error()), r->attempts);
   }
+  co_await s.limits->close();  // --redis: leases given back, the connection closed
 }
 
 /// --stats: what the run did, how fast, and what sluice itself cost (its threads' CPU time;
@@ -616,6 +617,7 @@ int run_tasks(const run_config& c, task_kind& kind) {
   asio::co_spawn(io, run_all_tasks(s, stop),
                  asio::bind_cancellation_slot(kill.slot(), [&](std::exception_ptr e) {
                    failure = e;
+                   s.limits->close_now();
                    signals.cancel();
                    hangup.cancel();
                    control_timer.cancel();

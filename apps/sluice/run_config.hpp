@@ -47,6 +47,12 @@ struct run_config {
   std::optional<per_key_limits> per_key;  // --per-key-max-at-once, -max-per-second, -window
   bool adaptive = false;                  // --adaptive: AIMD on -j and -r on 429, 503 and timeouts
   std::string control;                    // --control FILE: limits re-read while the run goes
+  /// --redis URL: -r, --window, --cost-window and --min-gap are shared through Redis by every
+  /// process with the same --limit-name; --shared-max-at-once caps tasks across all of them.
+  std::string redis;
+  std::string limit_name;
+  std::uint64_t shared_max_at_once = 0;
+  std::chrono::nanoseconds lease_ttl = std::chrono::seconds(30);
   std::chrono::nanoseconds timeout{0};
   std::uint32_t retries = 0;
   std::chrono::nanoseconds backoff_base = std::chrono::seconds(1);

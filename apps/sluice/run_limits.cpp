@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace sluice::cli {
 
@@ -42,20 +43,26 @@ run_limits::run_limits(const run_config& c, const boost::asio::any_io_executor& 
     : c_(c), max_at_once_(c.max_at_once), max_per_second_(c.max_per_second) {
   const bool changes = c.adaptive || !c.control.empty();
   if (changes) cap_.emplace(c.max_at_once == 0 ? no_cap : c.max_at_once);
-  if (c.max_per_second > 0)
-    rate_.emplace(c.max_per_second, c.burst);
-  else if (!c.control.empty())
-    rate_.emplace(no_rate, no_rate_burst);
-  for (const auto& w : c.windows)
-    windows_.push_back({std::make_unique<window_limit>(w.count, w.per), counts::starts});
-  if (c.min_gap.count() > 0)
-    windows_.push_back({std::make_unique<window_limit>(1, c.min_gap), counts::starts});
-  for (const auto& w : c.cost_windows)
-    windows_.push_back({std::make_unique<window_limit>(w.count, w.per), counts::cost});
-  if (send_time_starts && (rate_ || !windows_.empty() || may_hold)) {
+  if (!c.redis.empty()) {
+    share(ex);
+  } else {
+    if (c.max_per_second > 0) rate_.emplace(c.max_per_second, c.burst);
+    for (const auto& w : c.windows)
+      windows_.push_back({std::make_unique<window_limit>(w.count, w.per), counts::starts});
+    if (c.min_gap.count() > 0)
+      windows_.push_back({std::make_unique<window_limit>(1, c.min_gap), counts::starts});
+    for (const auto& w : c.cost_windows)
+      windows_.push_back({std::make_unique<window_limit>(w.count, w.per), counts::cost});
+  }
+  if (!rate_ && c.max_per_second == 0 && !c.control.empty()) rate_.emplace(no_rate, no_rate_burst);
+  const bool shared_starts =
+      std::any_of(shared_.begin(), shared_.end(), [](const shared& s) { return !s.cap; });
+  if (send_time_starts && (rate_ || !windows_.empty() || shared_starts || may_hold)) {
     auto& s = starts_.emplace(ex);
     if (rate_) s.add_shared(*rate_, counts::starts);
     for (auto& w : windows_) s.add_shared(*w.lim, w.what);
+    for (auto& l : shared_)
+      if (!l.cap) s.add_shared(*l.lim, l.what);
   }
   if (c.adaptive) {
     if (c.max_at_once > 0) set_max_at_once(c.max_at_once);
@@ -63,7 +70,59 @@ run_limits::run_limits(const run_config& c, const boost::asio::any_io_executor& 
   }
 }
 
-run_limits::~run_limits() = default;
+run_limits::~run_limits() {
+  close_now();
+}
+
+// --redis: the limits live in keys "sluice:NAME:...", one per limit, named by what it is (two
+// runs that give the same name and the same -r share one rate).
+void run_limits::share(const boost::asio::any_io_executor& ex) {
+  const run_config& c = c_;
+  redis_ = std::make_unique<redis_client>(ex, redis_config::from_url(c.redis));
+  const std::string where = redis_->config().display();
+  auto say = [where](const std::string& m) {
+    const std::string line = m.rfind("redis ", 0) == 0 ? "sluice: " + m + "\n"
+                                                       : "sluice: redis " + where + ": " + m + "\n";
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
+  };
+  redis_->on_state(say);
+  const std::string base = "sluice:" + c.limit_name + ":";
+  auto ns = [](std::chrono::nanoseconds d) { return std::to_string(d.count()); };
+  auto add = [&](std::unique_ptr<redis_limit> l, counts what, bool cap) {
+    l->on_problem(say);
+    shared_.push_back({std::move(l), what, cap});
+  };
+  if (c.max_per_second > 0)
+    add(std::make_unique<redis_rate_limit>(*redis_, base + "rate", c.max_per_second, c.burst),
+        counts::starts, false);
+  for (const auto& w : c.windows)
+    add(std::make_unique<redis_window_limit>(
+            *redis_, base + "window:" + std::to_string(w.count) + "/" + ns(w.per), w.count, w.per),
+        counts::starts, false);
+  if (c.min_gap.count() > 0)
+    add(std::make_unique<redis_window_limit>(*redis_, base + "min-gap:" + ns(c.min_gap), 1,
+                                             c.min_gap),
+        counts::starts, false);
+  for (const auto& w : c.cost_windows)
+    add(std::make_unique<redis_window_limit>(
+            *redis_, base + "cost-window:" + std::to_string(w.count) + "/" + ns(w.per), w.count,
+            w.per),
+        counts::cost, false);
+  if (c.shared_max_at_once > 0)
+    add(std::make_unique<redis_lease_limit>(*redis_, base + "at-once", c.shared_max_at_once,
+                                            c.lease_ttl),
+        counts::starts, true);
+}
+
+boost::asio::awaitable<void> run_limits::close() {
+  for (auto& l : shared_) co_await l.lim->close();
+  close_now();
+}
+
+void run_limits::close_now() noexcept {
+  if (redis_) redis_->close();
+}
 
 run_limits::duration run_limits::now() {
   return std::chrono::steady_clock::now().time_since_epoch();
@@ -72,9 +131,13 @@ run_limits::duration run_limits::now() {
 void run_limits::apply(options& o) {
   o.max_at_once = cap_ ? 0 : c_.max_at_once;
   if (cap_) o.limits.push_back({&*cap_, counts::starts});
+  for (const auto& l : shared_)
+    if (l.cap) o.limits.push_back({l.lim.get(), l.what});
   if (!starts_) {
     if (rate_) o.limits.push_back({&*rate_, counts::starts});
     for (const auto& w : windows_) o.limits.push_back({w.lim.get(), w.what});
+    for (const auto& l : shared_)
+      if (!l.cap) o.limits.push_back({l.lim.get(), l.what});
     if (!c_.cost_field.empty())
       o.cost = per_input<std::shared_ptr<const input_item>>(
           [](const std::shared_ptr<const input_item>& it) { return it->cost; });
@@ -177,7 +240,9 @@ void run_limits::apply_line(std::string_view field, std::string_view value,
     if (!parse_number(value, r) || !std::isfinite(r) || r < 0 || (r > 0 && r < 1e-6) || r > 1e12)
       return complain(
           "max_per_second takes a number of starts per second from 1e-6 to 1e12 (0: no limit)");
-    if (!rate_) return complain("no rate to change");
+    if (!rate_)
+      return complain(redis_ ? "the rate is shared through --redis and not changed here"
+                             : "no rate to change");
     set_rate(r);
   } else if (field == "burst") {
     std::uint32_t b = 0;
@@ -203,6 +268,10 @@ std::string run_limits::describe() const {
   if (rate_ && rate_->rate() < no_rate) {
     if (!text.empty()) text += "; ";
     text += fmt::format("-r {:.3g}/s", rate_->rate()) + waited(*rate_);
+  }
+  for (const auto& l : shared_) {
+    if (!text.empty()) text += "; ";
+    text += l.lim->describe() + waited(*l.lim);
   }
   for (const auto& w : windows_) {
     if (!text.empty()) text += "; ";

@@ -9,6 +9,7 @@
 #include <sluice/aimd.hpp>
 #include <sluice/limit_set.hpp>
 #include <sluice/options.hpp>
+#include <sluice/redis_limit.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -59,11 +60,18 @@ class run_limits {
 
   static duration now();
 
+  /// --redis: gives back what the shared limits hold (leases) and closes the connection (its
+  /// I/O would keep the run going). The run's last step.
+  boost::asio::awaitable<void> close();
+  /// Closes the connection at once (a run that failed or was killed): leases expire.
+  void close_now() noexcept;
+
  private:
   void apply_line(std::string_view field, std::string_view value,
                   const std::function<void(const std::string&)>& complain);
   void set_max_at_once(std::uint64_t n);
   void set_rate(double r);
+  void share(const boost::asio::any_io_executor& ex);
 
   const run_config& c_;
   std::optional<concurrency_limit> cap_;  // -j, when it may change (--adaptive, --control)
@@ -76,6 +84,15 @@ class run_limits {
   std::optional<limit_set> starts_;
   std::optional<adaptive_cap> adaptive_cap_;
   std::optional<adaptive_rate> adaptive_rate_;
+  // --redis: the client, and the limits it keeps (rate and windows count starts as their
+  // local versions would; the leases cap tasks across processes).
+  std::unique_ptr<redis_client> redis_;
+  struct shared {
+    std::unique_ptr<redis_limit> lim;
+    counts what;
+    bool cap;  // a lease: the runner holds it for the whole task
+  };
+  std::vector<shared> shared_;
   std::uint64_t max_at_once_;  // -j as given or last set by --control (the ceiling)
   double max_per_second_;
 };
