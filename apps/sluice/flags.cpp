@@ -286,12 +286,13 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
       throw usage_error(
           "--adaptive with --redis: AIMD steers this process's own limits; a "
           "shared rate is not lowered by one process (use one or the other)");
-    if (c.max_per_second == 0 && c.windows.empty() && c.cost_windows.empty() &&
-        c.min_gap.count() == 0 && c.shared_max_at_once == 0)
+    const bool no_limit = c.max_per_second == 0 && c.windows.empty() && c.cost_windows.empty() &&
+                          c.min_gap.count() == 0 && c.shared_max_at_once == 0;
+    if (no_limit && !f.worker)
       throw usage_error(
           "--redis shares limits, and none is given (-r, --window, --cost-window, "
           "--min-gap or --shared-max-at-once)");
-    if (commands && c.limit_name.empty())
+    if (commands && c.limit_name.empty() && !no_limit)
       throw usage_error(
           "--redis needs --limit-name NAME: the processes that give the same name "
           "share its limits");

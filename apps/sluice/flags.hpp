@@ -40,6 +40,7 @@ struct run_flags {
   std::string control;
   std::string redis, limit_name, lease_ttl;  // --redis URL, --limit-name, --lease-ttl
   std::uint64_t shared_max_at_once = 0;      // --shared-max-at-once
+  bool worker = false;  // sluice worker: --redis is the queue's, limits optional
   std::uint32_t retries = 0;
   bool keep_order = false, shell = false, jsonl = false, lines = false;
   std::string input, key, output, joblog;

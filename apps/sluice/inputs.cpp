@@ -229,8 +229,27 @@ std::optional<input_item> input_reader::next() {
   return make_item({}, rows.line(), row);
 }
 
+input_item input_reader::queued(std::string text, std::uint32_t occurrence, std::size_t seq) {
+  std::optional<input_item> it;
+  if (jsonl_) {
+    json::value v;
+    try {
+      v = json::parse(text);
+    } catch (const std::exception&) {
+    }
+    if (!v.is_object())
+      throw jsonl_error(name_, seq, {}, "entry " + std::to_string(seq) + " is not a JSON object");
+    it = make_item(std::move(text), seq, &v.as_object(), false);
+  } else {
+    it = make_item(std::move(text), seq, nullptr, false);
+  }
+  it->seq = seq;
+  it->occurrence = occurrence;
+  return std::move(*it);
+}
+
 std::optional<input_item> input_reader::make_item(std::string text, std::size_t line,
-                                                  json::object* row) {
+                                                  json::object* row, bool count) {
   input_item it;
   it.seq = ++seq_;
   it.line = line;
@@ -258,6 +277,7 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
     it.text = std::move(text);
   }
   it.key_text = json::serialize(it.key);
+  if (!count) return it;  // (a queued input brings its occurrence)
   const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
   it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
   return it;

@@ -46,6 +46,7 @@ struct input_item {
   std::uint32_t occurrence = 1;  // 1 for the first input with this key, 2 for the next...
   std::uint32_t cost = 1;        // --cost FIELD's value
   std::string limit_key;         // --per-key FIELD's value: a string as is, else compact JSON
+  std::string queue_id;          // sluice worker: the queue entry it came from
 
   [[nodiscard]] task_input as_task_input() const { return {text, row ? &*row : nullptr}; }
   [[nodiscard]] fingerprint identity() const {
@@ -71,6 +72,12 @@ class input_reader {
 
   /// The next input, or std::nullopt at the end.
   std::optional<input_item> next();
+  /// An input taken from a queue (sluice worker): `text` read in this reader's format (a line,
+  /// or a JSON object checked as a file's rows are), numbered `seq`, with the occurrence the
+  /// enqueuer counted. Throws jsonl_error naming this reader's name() and `seq`.
+  input_item queued(std::string text, std::uint32_t occurrence, std::size_t seq);
+  /// Names the inputs in messages.
+  void set_name(std::string name) { name_ = std::move(name); }
 
   /// How many inputs there are, when known before reading them (a file, ::: arguments).
   [[nodiscard]] std::optional<std::size_t> total() const noexcept { return total_; }
@@ -80,7 +87,8 @@ class input_reader {
 
  private:
   struct source;
-  std::optional<input_item> make_item(std::string text, std::size_t line, boost::json::object* row);
+  std::optional<input_item> make_item(std::string text, std::size_t line, boost::json::object* row,
+                                      bool count = true);
 
   std::string name_;
   std::string key_field_;

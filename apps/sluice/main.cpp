@@ -3,7 +3,9 @@
 #include "exit_codes.hpp"
 #include "flags.hpp"
 #include "http_task.hpp"
+#include "merge.hpp"
 #include "placeholders.hpp"
+#include "queue_commands.hpp"
 
 #include <sluice/errors.hpp>
 #include <sluice/file_lock.hpp>
@@ -73,7 +75,36 @@ int run_main(int argc, char** argv) {
   add_run_flags(*http, http_common, false);
   add_http_flags(*http, http_only);
   http->footer(http_examples);
-  app.footer("Run 'sluice run --help' or 'sluice http --help' for their options.");
+  queue_flags enqueue_f;
+  CLI::App* enqueue = app.add_subcommand(
+      "enqueue", "Add each input to a work queue on Redis, once (by its key and occurrence)");
+  add_enqueue_flags(*enqueue, enqueue_f);
+  run_flags worker_run;
+  worker_run.worker = true;
+  queue_flags worker_f;
+  CLI::App* worker = app.add_subcommand(
+      "worker",
+      "Run COMMAND for the inputs of a work queue on Redis, with run's options; each row is "
+      "synced to -o FILE before its entry is acknowledged, and a dead worker's entries are "
+      "taken over by the others");
+  add_run_flags(*worker, worker_run);
+  add_worker_flags(*worker, worker_f);
+  std::vector<std::string> merge_parts;
+  std::string merge_out;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Merge results files (workers' parts) into one, one row per task");
+  merge->add_option("parts", merge_parts, "The results files")->required();
+  merge->add_option("-o,--output", merge_out, "The merged file (written whole, then renamed)")
+      ->required();
+  CLI::App* queue = app.add_subcommand("queue", "Look at a work queue on Redis");
+  queue->require_subcommand(1);
+  queue_flags status_f;
+  CLI::App* status = queue->add_subcommand(
+      "status", "Entries undelivered, in flight (per worker), done and dead-lettered");
+  add_status_flags(*status, status_f);
+  app.footer(
+      "Run 'sluice run --help' or 'sluice http --help' for their options. Across machines: "
+      "sluice enqueue, sluice worker, sluice merge, sluice queue status (docs/scale-out.md).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -93,6 +124,14 @@ int run_main(int argc, char** argv) {
       run_config c = to_config(http_common, std::move(rest), tty, false);
       http_config h = to_http_config(http_only, c);
       return run_http(std::move(c), std::move(h));
+    }
+    if (enqueue->parsed()) return enqueue_inputs(enqueue_f);
+    if (status->parsed()) return queue_status(status_f);
+    if (merge->parsed()) return merge_results(merge_parts, merge_out);
+    if (worker->parsed()) {
+      auto rest = worker->remaining();
+      for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
+      return run_worker(to_config(worker_run, std::move(rest), tty), worker_f);
     }
     auto rest = run->remaining();
     for (auto& arg : app.remaining()) rest.push_back(std::move(arg));

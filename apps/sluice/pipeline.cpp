@@ -301,6 +301,7 @@ struct run_state {
   /// -j (when it may change), -r, the windows and the per-key limits; what --adaptive and
   /// --control change, and what a server's Retry-After holds.
   std::optional<cli::run_limits> limits;
+  input_source* source = nullptr;  // sluice worker: its queue
   std::size_t failed = 0;
   bool stopping = false, killing = false;
 };
@@ -333,6 +334,7 @@ void record(run_state& s, finished_task& t, std::size_t attempts) {
     const std::string line = result_line(t, attempts);
     const std::uint64_t at = s.out->write_line(line);
     if (s.reuse) s.reuse->ran(*t.input, {at, static_cast<std::uint32_t>(line.size()), t.ok});
+    if (s.source) s.source->written(*t.input, *s.out);
   } else {
     // Each task's output whole, never mixed with another's.
     if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);
@@ -431,21 +433,25 @@ asio::awaitable<void> watch_control(run_state& s, control_file& f, asio::steady_
 
 asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
   const run_config& c = s.c;
+  co_await s.limits->open();  // --redis: a wrong password ends the run before it starts
   // The inputs are read on a thread of their own (standard input may block), the ones
-  // already done or of another shard skipped there.
-  auto items = generate_in_thread(
-      [f = s.feed]() -> std::optional<item_ptr> {
-        try {
-          if (auto it = f->next()) return std::make_shared<const input_item>(std::move(*it));
-        } catch (...) {
-          f->failure = std::current_exception();
-        }
-        return std::nullopt;
-      },
-      std::max<std::size_t>(64, 2 * c.max_at_once));
+  // already done or of another shard skipped there; or they come from the source.
+  const auto ex = co_await asio::this_coro::executor;
+  auto items = s.source != nullptr
+                   ? s.source->items(ex, s.feed->done)
+                   : generate_in_thread(
+                         [f = s.feed]() -> std::optional<item_ptr> {
+                           try {
+                             if (auto it = f->next())
+                               return std::make_shared<const input_item>(std::move(*it));
+                           } catch (...) {
+                             f->failure = std::current_exception();
+                           }
+                           return std::nullopt;
+                         },
+                         std::max<std::size_t>(64, 2 * c.max_at_once));
   // --dedupe: the later inputs of a key wait for its row instead of running.
-  if (s.reuse)
-    items = s.reuse->first_of_each_key(std::move(items), co_await asio::this_coro::executor);
+  if (s.reuse) items = s.reuse->first_of_each_key(std::move(items), ex);
   stream<item_ptr> inputs = until_stopped::make(std::move(items), stop, s.stopping);
 
   options o;
@@ -477,7 +483,8 @@ asio::awaitable<void> run_all_tasks(run_state& s, asio::steady_timer& stop) {
     else
       record(s, failed_task(r->result.error()), r->attempts);
   }
-  co_await s.limits->close();  // --redis: leases given back, the connection closed
+  if (s.source) co_await s.source->close();  // the rows synced, then acknowledged
+  co_await s.limits->close();                // --redis: leases given back, the connection closed
 }
 
 /// --stats: what the run did, how fast, and what sluice itself cost (its threads' CPU time;
@@ -522,7 +529,7 @@ int dry_run(run_state& s, const previous_results& previous) {
 
 }  // namespace
 
-int run_tasks(const run_config& c, task_kind& kind) {
+int run_tasks(const run_config& c, task_kind& kind, input_source* source) {
   auto f = std::make_shared<feed>(c, kind.fields());
   const input_reader& inputs = f->inputs;
   if (!inputs.jsonl()) {
@@ -554,7 +561,8 @@ int run_tasks(const run_config& c, task_kind& kind) {
               .counters = {},
               .bar = {},
               .reuse = {},
-              .limits = {}};
+              .limits = {},
+              .source = source};
   if (c.dry_run) return dry_run(s, previous);
   if (c.dedupe) {
     s.reuse.emplace(*out, c.output, c.keep_order, std::max<std::size_t>(1024, 16 * c.max_at_once));

@@ -1,5 +1,6 @@
 #include "run_limits.hpp"
 
+#include "flags.hpp"
 #include "task_kind.hpp"
 
 #include <fmt/format.h>
@@ -113,6 +114,18 @@ void run_limits::share(const boost::asio::any_io_executor& ex) {
     add(std::make_unique<redis_lease_limit>(*redis_, base + "at-once", c.shared_max_at_once,
                                             c.lease_ttl),
         counts::starts, true);
+}
+
+boost::asio::awaitable<void> run_limits::open() {
+  if (!redis_) co_return;
+  try {
+    std::vector<std::string> ping{"PING"};
+    co_await redis_->command(std::move(ping));
+  } catch (const redis_unavailable&) {
+    // Reported by the client's state messages; the shared limits admit nothing until it is up.
+  } catch (const redis_error& e) {
+    throw usage_error("--redis " + redis_->config().display() + ": " + e.what());
+  }
 }
 
 boost::asio::awaitable<void> run_limits::close() {

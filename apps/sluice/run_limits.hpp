@@ -60,6 +60,9 @@ class run_limits {
 
   static duration now();
 
+  /// --redis: checks the server before the first start. A refused password (or any refusal)
+  /// throws usage_error; a server not reachable yet is reported, and the tasks wait for it.
+  boost::asio::awaitable<void> open();
   /// --redis: gives back what the shared limits hold (leases) and closes the connection (its
   /// I/O would keep the run going). The run's last step.
   boost::asio::awaitable<void> close();

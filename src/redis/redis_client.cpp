@@ -152,7 +152,7 @@ void append_command(std::string& out, const std::vector<std::string>& args) {
 // An error reply: refused (redis_error), or the server cannot answer yet (redis_unavailable:
 // loading its data after a restart, a script running too long, a replica without its master).
 [[noreturn]] void throw_error_reply(const std::string& config, const std::string& text) {
-  for (const char* transient : {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"})
+  for (const char* transient : {"LOADING ", "BUSY ", "TRYAGAIN ", "MASTERDOWN ", "CLUSTERDOWN "})
     if (text.rfind(transient, 0) == 0) throw redis_unavailable("redis " + config + ": " + text);
   throw redis_error(text);
 }
@@ -315,7 +315,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       endpoints =
           co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), asio::use_awaitable);
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error(expired ? step("resolving " + cfg.host) : e.what());
+      throw std::runtime_error(expired ? step("resolving " + cfg.host) : e.code().message());
     }
     tls.reset();  // (it refers to the socket)
     sock = tcp::socket(ex);
@@ -335,7 +335,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         co_await tls->async_handshake(ssl::stream_base::client, asio::use_awaitable);
       }
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error(expired ? step("connect") : e.what());
+      throw std::runtime_error(expired ? step("connect") : e.code().message());
     }
     reader.reset(redisReaderCreate());
     if (!reader) throw std::bad_alloc();
@@ -360,7 +360,7 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
         co_await asio::async_write(sock, asio::buffer(r->payload), asio::use_awaitable);
       while (!r->done) deliver(co_await read_some());
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error(expired ? step("AUTH") : e.what());
+      throw std::runtime_error(expired ? step("AUTH") : e.code().message());
     }
     for (const auto& rep : r->replies)
       if (rep.is_error()) {
@@ -397,6 +397,8 @@ struct redis_client::impl : std::enable_shared_from_this<impl> {
       } catch (const redis_error& e) {
         why = e.what();
         fatal = std::current_exception();
+      } catch (const boost::system::system_error& e) {
+        why = e.code().message();  // (what() adds Asio's source location)
       } catch (const std::exception& e) {
         why = e.what();
       }

@@ -1,0 +1,360 @@
+// sluice across processes through Redis: real sluice processes, a real redis-server per test
+// (tests/redis_server.hpp: killed and restarted by the tests), nginx's limit_req as the judge
+// of a shared rate (its log counts at the server), kill -9 of workers and lease holders.
+#include "../nginx.hpp"
+#include "../redis_server.hpp"
+#include "cli_support.hpp"
+
+#include <random>
+#include <set>
+
+namespace sluice::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+/// Each process of a test its own directory for its standard streams (cli_run keeps them
+/// there); the files they share live in `shared`.
+struct process {
+  temp_dir dir;
+  std::unique_ptr<cli_run> run;
+  void start(const strings& args) { run = std::make_unique<cli_run>(dir, args); }
+};
+
+std::string redis_cli(const redis_server& s, const std::string& args) {
+  const std::string cmd = "redis-cli -p " + std::to_string(s.port()) + " " + args + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string numbered_rows(int n, const std::string& prefix = "k") {
+  std::string in;
+  for (int i = 1; i <= n; ++i)
+    in += "{\"id\":\"" + prefix + std::to_string(i) + "\",\"n\":" + std::to_string(i) + "}\n";
+  return in;
+}
+
+/// The merged file's rows by key; fails the test on a key seen twice.
+std::map<std::string, json::object> by_key(const std::filesystem::path& merged) {
+  std::map<std::string, json::object> rows;
+  for (auto& r : rows_of(merged)) {
+    const auto key = json::serialize(r.at("key"));
+    EXPECT_TRUE(rows.emplace(key, r).second) << "twice: " << key;
+  }
+  return rows;
+}
+
+// ----- the work queue -----------------------------------------------------------------------
+
+TEST(RedisQueue, EnqueueAddsEachInputOnce) {
+  redis_server server;
+  temp_dir dir;
+  write_file(dir / "in.jsonl", numbered_rows(300));
+  auto r = sluice(
+      dir, {"enqueue", "--redis", server.url(), "--queue", "q", "-i", "in.jsonl", "--key", "id"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("300 inputs read, 300 added, 0 there already"), std::string::npos) << r.err;
+  r = sluice(dir,
+             {"enqueue", "--redis", server.url(), "--queue", "q", "-i", "in.jsonl", "--key", "id"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("300 inputs read, 0 added, 300 there already"), std::string::npos) << r.err;
+  r = sluice(dir, {"queue", "status", "--redis", server.url(), "--queue", "q"});
+  EXPECT_EQ(r.out, "queue q: 300 added, 300 undelivered, 0 in flight, 0 done, 0 dead-lettered\n");
+  // Another --key would identify the same inputs otherwise: refused.
+  r = sluice(dir,
+             {"enqueue", "--redis", server.url(), "--queue", "q", "-i", "in.jsonl", "--key", "n"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("was filled with key \"id\""), std::string::npos) << r.err;
+}
+
+TEST(RedisQueue, FourWorkersTwoKilledAtRandomEveryTaskExactlyOnceAfterMerge) {
+  redis_server server;
+  temp_dir shared;
+  write_file(shared / "in.jsonl", numbered_rows(2000));
+  ASSERT_EQ(sluice(shared, {"enqueue", "--redis", server.url(), "--queue", "work", "-i",
+                            (shared / "in.jsonl").string(), "--key", "id"})
+                .code,
+            0);
+  auto worker = [&](const std::string& part) -> strings {
+    return {"worker",
+            "--no-progress",
+            "--redis",
+            server.url(),
+            "--queue",
+            "work",
+            "-j",
+            "8",
+            "--claim-after",
+            "1s",
+            "-o",
+            (shared / part).string(),
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.005; echo {n}"};
+  };
+  std::array<process, 6> w;
+  for (int i = 0; i < 4; ++i) w[i].start(worker("part" + std::to_string(i) + ".jsonl"));
+  std::mt19937 rng(std::random_device{}());
+  // Two of them die at random moments, mid-run; each is started again (a new consumer, as a
+  // restarted pod would be), and the dead one's entries are taken over after --claim-after.
+  for (int k = 0; k < 2; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    w[k].run->signal(SIGKILL);
+    EXPECT_EQ(w[k].run->wait(), 128 + SIGKILL);
+    w[4 + k].start(worker("part" + std::to_string(4 + k) + ".jsonl"));
+  }
+  for (int i = 2; i < 6; ++i) EXPECT_EQ(w[i].run->wait(), 0) << w[i].run->err();
+  strings parts;
+  for (int i = 0; i < 6; ++i)
+    parts.push_back((shared / ("part" + std::to_string(i) + ".jsonl")).string());
+  strings merge{"merge"};
+  merge.insert(merge.end(), parts.begin(), parts.end());
+  merge.push_back("-o");
+  merge.push_back((shared / "all.jsonl").string());
+  const auto m = sluice(shared, merge);
+  ASSERT_EQ(m.code, 0) << m.err;
+  const auto rows = by_key(shared / "all.jsonl");
+  EXPECT_EQ(rows.size(), 2000u);
+  for (int i = 1; i <= 2000; ++i) {
+    const auto it = rows.find("\"k" + std::to_string(i) + "\"");
+    ASSERT_NE(it, rows.end()) << "lost: k" << i;
+    EXPECT_EQ(str(it->second.at("status")), "ok");
+    EXPECT_EQ(str(it->second.at("stdout")), std::to_string(i) + "\n");
+  }
+  const auto status =
+      sluice(shared, {"queue", "status", "--redis", server.url(), "--queue", "work"});
+  EXPECT_NE(status.out.find("0 undelivered, 0 in flight, 2000 done"), std::string::npos)
+      << status.out;
+}
+
+TEST(RedisQueue, AFailedTaskIsRecordedAndAPoisonInputIsDeadLettered) {
+  redis_server server;
+  temp_dir shared;
+  write_file(shared / "in.jsonl", numbered_rows(20));
+  ASSERT_EQ(sluice(shared, {"enqueue", "--redis", server.url(), "--queue", "p", "-i",
+                            (shared / "in.jsonl").string(), "--key", "id"})
+                .code,
+            0);
+  // Input 7 fails (recorded, acknowledged); input 13 kills its worker each time.
+  const std::string script =
+      "if [ {n} = 13 ]; then kill -9 $PPID; sleep 1; fi; if [ {n} = 7 ]; then exit 3; fi; echo {n}";
+  int deaths = 0, code = 128 + SIGKILL;
+  for (int round = 0; round < 10 && code == 128 + SIGKILL; ++round) {
+    process w;
+    w.start({"worker", "--no-progress", "--redis", server.url(), "--queue", "p", "-j", "1",
+             "--claim-after", "200ms", "--max-deliveries", "2", "-o",
+             (shared / ("part" + std::to_string(round) + ".jsonl")).string(), "--", "sh", "-c",
+             script});
+    code = w.run->wait();
+    if (code == 128 + SIGKILL) ++deaths;
+    std::this_thread::sleep_for(250ms);  // past --claim-after
+  }
+  EXPECT_EQ(code, 0);    // the last worker ran what was left (7 failed under the first)
+  EXPECT_EQ(deaths, 2);  // started twice, then dead-lettered when claimed the third time
+  const auto status = sluice(shared, {"queue", "status", "--redis", server.url(), "--queue", "p"});
+  EXPECT_NE(status.out.find("0 undelivered, 0 in flight, 19 done, 1 dead-lettered"),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(redis_cli(server, "XRANGE sluice:queue:p:dead - +").find("k13"), std::string::npos);
+  strings merge{"merge"};
+  for (const auto& e : std::filesystem::directory_iterator(shared.path()))
+    if (e.path().filename().string().rfind("part", 0) == 0) merge.push_back(e.path().string());
+  merge.push_back("-o");
+  merge.push_back((shared / "all.jsonl").string());
+  ASSERT_EQ(sluice(shared, merge).code, 0);
+  const auto rows = by_key(shared / "all.jsonl");
+  EXPECT_EQ(rows.size(), 19u);
+  EXPECT_EQ(str(rows.at("\"k7\"").at("status")), "failed");
+  EXPECT_EQ(rows.count("\"k13\""), 0u);
+}
+
+TEST(RedisQueue, ARedisRestartMidRunLosesNothing) {
+  redis_server server;  // an append-only file, fsynced on every write
+  temp_dir shared;
+  write_file(shared / "in.jsonl", numbered_rows(400));
+  ASSERT_EQ(sluice(shared, {"enqueue", "--redis", server.url(), "--queue", "r", "-i",
+                            (shared / "in.jsonl").string(), "--key", "id"})
+                .code,
+            0);
+  std::array<process, 2> w;
+  for (int i = 0; i < 2; ++i)
+    w[i].start({"worker", "--no-progress", "--redis", server.url(), "--queue", "r", "-j", "4",
+                "--claim-after", "2s", "-o",
+                (shared / ("part" + std::to_string(i) + ".jsonl")).string(), "--", "sh", "-c",
+                "sleep 0.01; echo {n}"});
+  std::this_thread::sleep_for(400ms);
+  server.kill();
+  std::this_thread::sleep_for(700ms);
+  server.start();
+  for (auto& p : w) EXPECT_EQ(p.run->wait(), 0) << p.run->err();
+  const std::string err = w[0].run->err() + w[1].run->err();
+  EXPECT_NE(err.find("connection lost"), std::string::npos) << err;
+  strings merge{"merge", (shared / "part0.jsonl").string(), (shared / "part1.jsonl").string(), "-o",
+                (shared / "all.jsonl").string()};
+  ASSERT_EQ(sluice(shared, merge).code, 0);
+  EXPECT_EQ(by_key(shared / "all.jsonl").size(), 400u);
+}
+
+// ----- shared limits ------------------------------------------------------------------------
+
+/// Answers to /limited/TAG/ in nginx's log: (time in ms, status).
+std::vector<std::pair<double, int>> answers(const std::string& tag) {
+  std::vector<std::pair<double, int>> out;
+  for (const auto& line : lines_of(read_file(SLUICE_NGINX_DIR "/limited.log"))) {
+    if (line.find("/limited/" + tag + "/") == std::string::npos) continue;
+    const auto sp = line.find(' ');
+    out.emplace_back(std::stod(line.substr(0, sp)) * 1000, std::stoi(line.substr(sp + 1)));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(RedisLimits, FourProcessesShareOneRateAtTheServer) {
+  redis_server server;
+  temp_dir shared;
+  const std::string tag = "share" + std::to_string(::getpid());
+  std::string in;
+  for (int i = 0; i < 50; ++i) in += nginx_url("/limited/" + tag + "/" + std::to_string(i)) + "\n";
+  write_file(shared / "urls.txt", in);
+  // nginx allows 50 r/s with a burst of 5 on this tag: the four processes share -r 50.
+  std::array<process, 4> p;
+  for (auto& x : p)
+    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--burst", "5", "--redis",
+             server.url(), "--limit-name", tag, "-i", (shared / "urls.txt").string()});
+  for (auto& x : p) EXPECT_EQ(x.run->wait(), 0) << x.run->err();
+  const auto a = answers(tag);
+  ASSERT_EQ(a.size(), 200u);
+  for (const auto& [ms, status] : a) EXPECT_EQ(status, 200) << "at " << ms;
+  // Not faster than the rate, and not much slower (3%: the first starts open connections;
+  // bench/redis.sh measures the rate over 20 s).
+  const double span = (a.back().first - a.front().first) / 1000;
+  EXPECT_GT(span, (200 - 5) / 50.0 * 0.98);
+  EXPECT_LT(span, (200 - 5) / 50.0 * 1.03);
+}
+
+TEST(RedisLimits, ARedisRestartMidRunNeverLetsTheRateThrough) {
+  redis_server server;
+  temp_dir shared;
+  const std::string tag = "restart" + std::to_string(::getpid());
+  std::string in;
+  for (int i = 0; i < 100; ++i) in += nginx_url("/limited/" + tag + "/" + std::to_string(i)) + "\n";
+  write_file(shared / "urls.txt", in);
+  std::array<process, 2> p;
+  for (auto& x : p)
+    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--burst", "5", "--redis",
+             server.url(), "--limit-name", tag, "-i", (shared / "urls.txt").string()});
+  std::this_thread::sleep_for(1s);
+  server.kill();
+  std::this_thread::sleep_for(1s);
+  server.start();
+  for (auto& x : p) EXPECT_EQ(x.run->wait(), 0) << x.run->err();
+  const auto a = answers(tag);
+  ASSERT_EQ(a.size(), 200u);
+  for (const auto& [ms, status] : a) EXPECT_EQ(status, 200) << "at " << ms;
+  const std::string err = p[0].run->err();
+  EXPECT_NE(err.find("connection lost"), std::string::npos) << err;
+  EXPECT_NE(err.find("connected again"), std::string::npos) << err;
+}
+
+TEST(RedisLimits, AKilledHoldersLeasesComeBackAfterTheTtl) {
+  redis_server server;
+  process holder;
+  holder.start({"run", "--no-progress", "--redis", server.url(), "--limit-name", "lease",
+                "--shared-max-at-once", "2", "--lease-ttl", "1s", "--", "sleep", "{}", ":::", "3",
+                "3"});
+  for (int i = 0; i < 200 && redis_cli(server, "ZCARD sluice:lease:at-once") != "2"; ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(redis_cli(server, "ZCARD sluice:lease:at-once"), "2");
+  holder.run->signal(SIGKILL);
+  holder.run->wait();
+  const auto t0 = clock_type::now();
+  process next;
+  next.start({"run", "--no-progress", "--redis", server.url(), "--limit-name", "lease",
+              "--shared-max-at-once", "2", "--lease-ttl", "1s", "--", "true", ":::", "x", "y"});
+  EXPECT_EQ(next.run->wait(), 0) << next.run->err();
+  const auto took = clock_type::now() - t0;
+  EXPECT_GT(took, 300ms);   // the dead holder's places stayed taken for a while...
+  EXPECT_LT(took, 1600ms);  // ...at most the lease time (and a renewal's third of it) after
+  EXPECT_EQ(redis_cli(server, "ZCARD sluice:lease:at-once"), "0");  // given back at the end
+}
+
+TEST(RedisLimits, AtMostNAtOnceAcrossProcesses) {
+  redis_server server;
+  temp_dir shared;
+  // Each task appends "+" when it starts and "-" when it ends, to one file: the most at once.
+  const std::string log = (shared / "log").string();
+  std::array<process, 3> p;
+  for (auto& x : p)
+    x.start({"run",
+             "--no-progress",
+             "-j",
+             "4",
+             "--redis",
+             server.url(),
+             "--limit-name",
+             "cap",
+             "--shared-max-at-once",
+             "3",
+             "--",
+             "sh",
+             "-c",
+             "echo + >> " + log + "; sleep 0.05; echo - >> " + log,
+             ":::",
+             "1",
+             "2",
+             "3",
+             "4",
+             "5",
+             "6"});
+  for (auto& x : p) EXPECT_EQ(x.run->wait(), 0) << x.run->err();
+  int now = 0, most = 0, starts = 0;
+  for (const auto& l : lines_of(read_file(shared / "log"))) {
+    now += l == "+" ? 1 : -1;
+    starts += l == "+";
+    most = std::max(most, now);
+  }
+  EXPECT_EQ(starts, 18);
+  EXPECT_LE(most, 3);
+  EXPECT_GE(most, 2);
+}
+
+TEST(RedisLimits, BadUsageAndAWrongPassword) {
+  redis_server server({"--requirepass", "s3cret"});
+  temp_dir dir;
+  const std::string port = std::to_string(server.port());
+  auto r = sluice(dir, {"run", "--limit-name", "x", "--", "true", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("--limit-name shares limits through Redis: give --redis URL"),
+            std::string::npos)
+      << r.err;
+  r = sluice(dir, {"run", "--redis", "http://127.0.0.1", "-r", "5", "--limit-name", "x", "--",
+                   "true", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("the scheme must be redis or rediss"), std::string::npos) << r.err;
+  r = sluice(dir,
+             {"run", "--redis", "redis://127.0.0.1:" + port, "-r", "5", "--", "true", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("--redis needs --limit-name NAME"), std::string::npos) << r.err;
+  r = sluice(dir, {"run", "--redis", "redis://:wrong@127.0.0.1:" + port, "-r", "5", "--limit-name",
+                   "x", "--", "true", ":::", "a"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("authentication failed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("wrong"), std::string::npos) << r.err;  // the password is never shown
+  r = sluice(dir, {"run", "--redis", "redis://:s3cret@127.0.0.1:" + port, "-r", "5", "--limit-name",
+                   "x", "--", "echo", "{}", ":::", "a"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "a\n");
+  r = sluice(dir, {"worker", "--redis", "redis://127.0.0.1:" + port, "--queue", "q", "--", "true"});
+  EXPECT_EQ(r.code, 101);
+  EXPECT_NE(r.err.find("sluice worker needs -o FILE.jsonl"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sluice::test
