@@ -15,6 +15,8 @@
 #   /limited/TAG/ANY   nginx's own limit_req: 50 r/s with a burst of 5 (excess delayed), 429
 #                      with Retry-After: 1 beyond, one bucket per TAG; each answer logged to
 #                      DIR/limited.log as "MSEC STATUS URI" (the judge of -r and --adaptive)
+#   /limited200/TAG/ANY the same at 200 r/s with a burst of 5 (bench/redis.sh: a rate shared
+#                      by several processes)
 set -euo pipefail
 cmd=${1:?usage: nginx.sh start|stop DIR}
 dir=${2:?usage: nginx.sh start|stop DIR}
@@ -49,8 +51,9 @@ http {
   log_format arrivals '\$msec \$request_uri';
   log_format answers '\$msec \$status \$request_uri';
   # One bucket per /limited/TAG/ (each test or benchmark run has its own tag).
-  map \$uri \$limited_tag { ~^/limited/(?<tag>[^/]+)/ \$tag; default ""; }
+  map \$uri \$limited_tag { ~^/limited(200)?/(?<tag>[^/]+)/ \$tag; default ""; }
   limit_req_zone \$limited_tag zone=fifty:1m rate=50r/s;
+  limit_req_zone \$limited_tag zone=twohundred:1m rate=200r/s;
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi;
@@ -71,6 +74,14 @@ http {
     # (try_files, not return: return answers before limit_req is consulted.)
     location /limited/ {
       limit_req zone=fifty burst=5;
+      limit_req_status 429;
+      add_header Retry-After 1 always;
+      access_log $dir/limited.log answers;
+      default_type text/plain;
+      try_files /small.txt =404;
+    }
+    location /limited200/ {
+      limit_req zone=twohundred burst=5;
       limit_req_status 429;
       add_header Retry-After 1 always;
       access_log $dir/limited.log answers;

@@ -21,14 +21,39 @@ namespace sluice::test {
 
 class redis_server {
  public:
-  /// Starts it; `args` go to redis-server (e.g. {"--requirepass", "s3cret"}).
-  explicit redis_server(std::vector<std::string> args = {}) : args_(std::move(args)) {
+  /// Starts it; `args` go to redis-server (e.g. {"--requirepass", "s3cret"}). With `tls`, it
+  /// serves TLS only, with a certificate for "localhost" signed by a CA of its own (ca()).
+  explicit redis_server(std::vector<std::string> args = {}, bool tls = false)
+      : args_(std::move(args)) {
     char tmpl[] = "/tmp/sluice-redis-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp");
     dir_ = tmpl;
     port_ = free_port();
+    if (tls) {
+      // A CA, and the server's certificate for DNS:localhost (not 127.0.0.1) signed by it.
+      const std::string d = dir_;
+      const std::string script =
+          "cd " + d +
+          " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
+          "-keyout ca.key -out ca.pem 2>/dev/null"
+          " && openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key "
+          "-out server.csr 2>/dev/null"
+          " && printf 'subjectAltName=DNS:localhost' > ext.cnf"
+          " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+          "-days 2 -extfile ext.cnf -out server.pem 2>/dev/null";
+      if (std::system(script.c_str()) != 0) throw std::runtime_error("openssl failed");
+      const std::vector<std::string> t{"--tls-port",      std::to_string(port_),
+                                       "--port",          "0",
+                                       "--tls-cert-file", d + "/server.pem",
+                                       "--tls-key-file",  d + "/server.key",
+                                       "--tls-ca-cert-file", d + "/ca.pem",
+                                       "--tls-auth-clients", "no"};
+      args_.insert(args_.end(), t.begin(), t.end());
+    }
     start();
   }
+  /// The CA that signed a TLS server's certificate (PEM).
+  [[nodiscard]] std::string ca() const { return dir_ + "/ca.pem"; }
   ~redis_server() {
     kill(SIGKILL);
     std::error_code ignored;

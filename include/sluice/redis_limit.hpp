@@ -60,14 +60,23 @@ class redis_limit : public limit {
     bool granted = false;
     duration wait{0};
     std::vector<std::string> ids;
+    /// When the script also gives the server's clock: the time it is usable from and the
+    /// time it ran (us since the server's epoch). The slot is then placed on the local clock
+    /// through the least delay seen so far, not through this reply's (which a busy process
+    /// reads late: its slot would be late, and a server counting arrivals would see it so).
+    std::int64_t server_at_us = -1, server_now_us = -1;
   };
   redis_limit(redis_client& client, std::string key);
   /// One script call for `cost` more units. Throws redis_unavailable or redis_error. Touches
   /// no member once suspended (the limit may be gone when it resumes).
   virtual boost::asio::awaitable<answer> ask(std::uint64_t cost) = 0;
-  /// The start took these lease ids (leases keep them until release).
-  virtual void took(std::vector<std::string> /*ids*/) {}
+  /// The start took these lease ids (leases keep them until release), `late` after the time
+  /// the server gave it.
+  virtual void took(std::vector<std::string> /*ids*/, duration /*late*/) {}
   void tell(const std::string& message);
+  /// How much before its slot a start may go (the timer's latency is then spent early, where
+  /// it is harmless, not late, where it adds up): 0 but for a rate.
+  [[nodiscard]] virtual duration lead() const noexcept { return duration{0}; }
   /// Lease ids the server gave that no start took (close() gives them back).
   std::vector<std::string> unused_ids();
   static duration now();
@@ -91,6 +100,7 @@ class redis_limit : public limit {
     duration at{0};
     std::uint64_t cost = 0;
     std::vector<std::string> ids;
+    std::int64_t server_at_us = -1;  // when the server's clock is known: its slot there
   };
   std::optional<grant> ready_;
   bool asking_ = false;
@@ -99,6 +109,10 @@ class redis_limit : public limit {
   duration hold_{duration::min()};
   std::string last_problem_;
   std::function<void(const std::string&)> problem_;
+  // The local steady clock minus the server's, through the fastest reply seen (a lower bound
+  // of the one-way delay), allowed to grow 20 ppm (the clocks' drift).
+  std::optional<duration> offset_;
+  duration offset_seen_{0};
 };
 
 /// A GCRA rate shared through Redis: `rate` units a second with bursts of `burst`, as
@@ -106,6 +120,15 @@ class redis_limit : public limit {
 /// the server's clock and returns how long until it: one round trip per start, and starts
 /// across machines come in the order they asked. A reserved slot not used (its waiter was
 /// cancelled, or its process died) is lost, never given twice.
+///
+/// A start later than its slot (a busy scheduler, a slow timer) is counted where it happened:
+/// the next call moves the shared schedule by the delay while the rate is saturated. A server
+/// counting arrivals at the same rate (nginx's limit_req, an API's bucket) would otherwise see
+/// the late start bunched with the next one, and its bucket never gets that slot's room back:
+/// at exactly the server's rate, delays add up to a 429. The rate given up is the mean delay
+/// over the interval (docs/benchmarks.md). So each start aims a little early (a quarter of the
+/// interval, at most 1 ms): a start that early only borrows from the burst the server allows,
+/// and the timer's usual latency no longer makes it late.
 class redis_rate_limit final : public redis_limit {
  public:
   /// Throws std::invalid_argument for a rate that is not finite and > 0, or burst 0. Every
@@ -116,8 +139,11 @@ class redis_rate_limit final : public redis_limit {
 
  private:
   boost::asio::awaitable<answer> ask(std::uint64_t cost) override;
+  void took(std::vector<std::string> ids, duration late) override;
+  [[nodiscard]] duration lead() const noexcept override;
   double rate_;
   std::uint32_t burst_;
+  duration late_{0};  // of starts since the last call: the schedule moves by it
 };
 
 /// At most `capacity` units in any `window` (sliding, exact), shared through Redis: a sorted
@@ -162,7 +188,7 @@ class redis_lease_limit final : public redis_limit {
 
  private:
   boost::asio::awaitable<answer> ask(std::uint64_t cost) override;
-  void took(std::vector<std::string> ids) override;
+  void took(std::vector<std::string> ids, duration late) override;
   boost::asio::awaitable<void> give_back(std::shared_ptr<redis_limit*> alive,
                                          std::vector<std::string> ids);
   boost::asio::awaitable<void> renew_while_held(std::shared_ptr<redis_limit*> alive);

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace sluice {
 
@@ -22,16 +23,20 @@ namespace {
 
 // Times on the server are microseconds since its epoch (exact in a Lua double until 2255).
 
-// GCRA with reservation. ARGV: emission interval (us, may be fractional), burst, cost.
-// Conforms at t when t >= TAT + (cost - burst) * T; reserves the earliest such t >= now
-// (TAT = max(TAT, t) + cost * T) and returns its wait in us.
+// GCRA with reservation. ARGV: emission interval (us, may be fractional), burst, cost, and
+// how late (us) the caller's starts since its last call were. Conforms at t when
+// t >= TAT + (cost - burst) * T; reserves the earliest such t >= now (TAT = max(TAT, t) +
+// cost * T) and returns {that time, now} in us on the server's clock. Late starts first move a
+// TAT still ahead of now: they used their slots later than reserved.
 const redis_script gcra_script{R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local period = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local late = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
+if late > 0 and tat > now then tat = tat + late end
 local at = tat + (cost - burst) * period
 if at < now then at = now end
 local base = tat
@@ -39,7 +44,7 @@ if base < at then base = at end
 local new_tat = base + cost * period
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat),
            'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return math.ceil(at - now)
+return {math.ceil(at), now}
 )lua"};
 
 // Sliding window. KEYS: the starts (a sorted set of "id:cost" scored by time), their sum.
@@ -169,7 +174,7 @@ limit::duration redis_limit::earliest(duration after, const demand& d) const {
   if (d.cost > max_cost())
     throw std::invalid_argument(describe() + ": a start of cost " + std::to_string(d.cost) +
                                 " never fits");
-  if (ready_ && ready_->cost >= d.cost) return std::max({after, ready_->at, hold_});
+  if (ready_ && ready_->cost >= d.cost) return std::max({after, ready_->at - lead(), hold_});
   const duration t = now();
   if (hold_ > t) return hold_;  // no question while held
   if (asking_) return on_release;
@@ -178,14 +183,19 @@ limit::duration redis_limit::earliest(duration after, const demand& d) const {
   return on_release;
 }
 
-void redis_limit::commit(duration, duration, const demand& d) {
+void redis_limit::commit(duration, duration actual, const demand& d) {
   // The set commits only what earliest() admitted: a grant of at least d.cost. What the
   // grant has beyond it (a cheaper waiter took it) is not carried over.
   if (!ready_) return;
   grant g = std::move(*ready_);
   ready_.reset();
   (void)d;
-  took(std::move(g.ids));
+  // How late, against the slot placed through the best clock offset known now (the first
+  // replies of a run are slower than the later ones, and placed their slots late).
+  const duration slot = g.server_at_us >= 0 && offset_
+                            ? std::chrono::microseconds(g.server_at_us) + *offset_
+                            : g.at;
+  took(std::move(g.ids), std::max(duration{0}, actual - slot));
 }
 
 void redis_limit::start_asking(std::uint64_t cost) const {
@@ -218,13 +228,22 @@ asio::awaitable<void> redis_limit::asking(std::shared_ptr<redis_limit*> alive, s
   if (a) {
     backoff_ = {};
     if (!last_problem_.empty()) tell("redis " + client_.config().display() + ": limits work again");
+    duration at = t + a->wait;
+    if (a->server_now_us >= 0) {
+      const duration sample = t - std::chrono::microseconds(a->server_now_us);
+      if (offset_) *offset_ += (t - offset_seen_) / 50'000;  // 20 ppm
+      offset_ = offset_ ? std::min(*offset_, sample) : sample;
+      offset_seen_ = t;
+      at = std::chrono::microseconds(a->server_at_us) + *offset_;
+    }
     if (a->granted) {
       if (ready_) {
-        ready_->at = std::max(ready_->at, t + a->wait);
+        ready_->at = std::max(ready_->at, at);
+        ready_->server_at_us = std::max(ready_->server_at_us, a->server_at_us);
         ready_->cost += cost;
         for (auto& id : a->ids) ready_->ids.push_back(std::move(id));
       } else {
-        ready_ = grant{t + a->wait, cost, std::move(a->ids)};
+        ready_ = grant{at, cost, std::move(a->ids), a->server_at_us};
       }
     } else {
       retry_at_ = t + a->wait;
@@ -281,9 +300,25 @@ asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
   // (Named vectors: GCC 12 mishandles braced temporaries in a co_await expression.)
   std::vector<std::string> keys{key_};
   std::vector<std::string> args{interval_text(1e6 / rate_), std::to_string(burst_),
-                                std::to_string(cost)};
+                                std::to_string(cost),
+                                interval_text(std::chrono::duration<double, std::micro>(
+                                                  std::exchange(late_, duration{0}))
+                                                  .count())};
   auto r = co_await client_.eval(gcra_script, std::move(keys), std::move(args));
-  co_return answer{true, std::chrono::microseconds(std::max<long long>(0, r.as_integer())), {}};
+  if (r.elements.size() != 2) throw redis_error("the rate script answered no pair");
+  answer a{true, {}, {}};
+  a.server_at_us = r.elements[0].as_integer();
+  a.server_now_us = r.elements[1].as_integer();
+  a.wait = std::chrono::microseconds(std::max<std::int64_t>(0, a.server_at_us - a.server_now_us));
+  co_return a;
+}
+
+void redis_rate_limit::took(std::vector<std::string>, duration late) { late_ += late; }
+
+limit::duration redis_rate_limit::lead() const noexcept {
+  const auto interval = std::chrono::duration<double>(1.0 / rate_);
+  return std::min<duration>(std::chrono::milliseconds(1),
+                            std::chrono::duration_cast<duration>(interval / 4));
 }
 
 std::string redis_rate_limit::describe() const {
@@ -353,7 +388,7 @@ asio::awaitable<redis_limit::answer> redis_lease_limit::ask(std::uint64_t cost) 
   co_return answer{false, std::min<duration>(poll, until_expiry), {}};
 }
 
-void redis_lease_limit::took(std::vector<std::string> ids) {
+void redis_lease_limit::took(std::vector<std::string> ids, duration) {
   for (auto& id : ids) held_.push_back(std::move(id));
   if (!renewing_ && !held_.empty()) {
     renewing_ = true;

@@ -223,20 +223,22 @@ TEST(RedisLimits, FourProcessesShareOneRateAtTheServer) {
   std::string in;
   for (int i = 0; i < 50; ++i) in += nginx_url("/limited/" + tag + "/" + std::to_string(i)) + "\n";
   write_file(shared / "urls.txt", in);
-  // nginx allows 50 r/s with a burst of 5 on this tag: the four processes share -r 50.
+  // nginx allows 50 r/s with a burst of 5 on this tag: the four processes share -r 50 (with a
+  // burst of 1: one of 5 would leave nginx one request of room for the whole run).
   std::array<process, 4> p;
   for (auto& x : p)
-    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--burst", "5", "--redis",
+    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--redis",
              server.url(), "--limit-name", tag, "-i", (shared / "urls.txt").string()});
   for (auto& x : p) EXPECT_EQ(x.run->wait(), 0) << x.run->err();
   const auto a = answers(tag);
   ASSERT_EQ(a.size(), 200u);
   for (const auto& [ms, status] : a) EXPECT_EQ(status, 200) << "at " << ms;
-  // Not faster than the rate, and not much slower (3%: the first starts open connections;
-  // bench/redis.sh measures the rate over 20 s).
+  // Not faster than the rate. Slower by what the starts were late (each moves the shared
+  // schedule): on a machine busy with other tests up to a fifth; bench/redis.sh measures the
+  // rate on an idle one.
   const double span = (a.back().first - a.front().first) / 1000;
-  EXPECT_GT(span, (200 - 5) / 50.0 * 0.98);
-  EXPECT_LT(span, (200 - 5) / 50.0 * 1.03);
+  EXPECT_GT(span, (200 - 1) / 50.0 * 0.98);
+  EXPECT_LT(span, (200 - 1) / 50.0 * 1.25);
 }
 
 TEST(RedisLimits, ARedisRestartMidRunNeverLetsTheRateThrough) {
@@ -248,8 +250,8 @@ TEST(RedisLimits, ARedisRestartMidRunNeverLetsTheRateThrough) {
   write_file(shared / "urls.txt", in);
   std::array<process, 2> p;
   for (auto& x : p)
-    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--burst", "5", "--redis",
-             server.url(), "--limit-name", tag, "-i", (shared / "urls.txt").string()});
+    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--redis", server.url(),
+             "--limit-name", tag, "-i", (shared / "urls.txt").string()});
   std::this_thread::sleep_for(1s);
   server.kill();
   std::this_thread::sleep_for(1s);
