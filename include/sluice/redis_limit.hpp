@@ -126,9 +126,10 @@ class redis_limit : public limit {
 /// counting arrivals at the same rate (nginx's limit_req, an API's bucket) would otherwise see
 /// the late start bunched with the next one, and its bucket never gets that slot's room back:
 /// at exactly the server's rate, delays add up to a 429. The rate given up is the mean delay
-/// over the interval (docs/benchmarks.md). So each start aims a little early (a quarter of the
-/// interval, at most 1 ms): a start that early only borrows from the burst the server allows,
-/// and the timer's usual latency no longer makes it late.
+/// over the interval (docs/benchmarks.md). So each start aims a little early (half the interval,
+/// at most 5 ms): a start that early only borrows from the burst the server allows (half a
+/// start, never more, as the next one aims early too), and the timer's usual latency no
+/// longer makes it late.
 class redis_rate_limit final : public redis_limit {
  public:
   /// Throws std::invalid_argument for a rate that is not finite and > 0, or burst 0. Every

@@ -317,8 +317,8 @@ void redis_rate_limit::took(std::vector<std::string>, duration late) { late_ += 
 
 limit::duration redis_rate_limit::lead() const noexcept {
   const auto interval = std::chrono::duration<double>(1.0 / rate_);
-  return std::min<duration>(std::chrono::milliseconds(1),
-                            std::chrono::duration_cast<duration>(interval / 4));
+  return std::min<duration>(std::chrono::milliseconds(5),
+                            std::chrono::duration_cast<duration>(interval / 2));
 }
 
 std::string redis_rate_limit::describe() const {
