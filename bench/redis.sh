@@ -16,9 +16,12 @@
 #   redo:     400 tasks (sleep 0.05) by 2 workers -j 4 --claim-after 2s, one killed with
 #             kill -9 after 1 s: the time from the kill until the queue is done, beside the
 #             same run with no kill
-# REPS (default 3); results in bench/results/redis.txt.
+# REPS (default 3); PARTS (default "rate gcra queue redo") picks parts; results in
+# bench/results/redis.txt.
 source "$(dirname "$0")/cli_common.sh" redis.txt
 REPS=${REPS:-3}
+PARTS=" ${PARTS:-rate gcra queue redo} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 trap 'scripts/nginx.sh stop "$WORK/nginx" >/dev/null 2>&1 || true
       scripts/redis.sh stop "$WORK/redis" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 cmake --build --preset release --target sluice_redis_bench >/dev/null
@@ -50,26 +53,26 @@ four() {  # four TAG FLAGS...: 4 processes of 1000 GETs each, at once
   done
   wait || true # (without --redis, 429s fail tasks: the exit code counts them)
 }
-for ((i = 0; i < REPS; i++)); do
+part rate && for ((i = 0; i < REPS; i++)); do
   four "shared$i" --redis "$redis" --limit-name "bench$i"
   echo "workload=rate tool=sluice-redis $(judge "shared$i")"
   four "alone$i"
   echo "workload=rate tool=sluice-no-redis $(judge "alone$i")"
 done | tee "$WORK/rate"
-for tool in sluice-redis sluice-no-redis; do
+part rate && for tool in sluice-redis sluice-no-redis; do
   grep "tool=$tool " "$WORK/rate" >"$WORK/t"
   say "workload=rate tool=$tool reps=$REPS median_n429=$(sed 's/.*n429=\([0-9]*\).*/\1/' "$WORK/t" | median)" \
     "median_rate_per_s=$(sed 's/.*rate_per_s=\([0-9.]*\).*/\1/' "$WORK/t" | median)"
 done
 
 # ---- gcra: latency and admits ----------------------------------------------------------------
-for ((i = 0; i < REPS; i++)); do "$BENCH" latency "$redis" 20000; done | tee "$WORK/lat"
-for w in redis_gcra_acquire redis_ping_floor; do
+part gcra && for ((i = 0; i < REPS; i++)); do "$BENCH" latency "$redis" 20000; done | tee "$WORK/lat"
+part gcra && for w in redis_gcra_acquire redis_ping_floor; do
   grep "workload=$w " "$WORK/lat" >"$WORK/t"
   say "workload=$w reps=$REPS median_us=$(sed 's/.*median_us=\([0-9.]*\).*/\1/' "$WORK/t" | median)" \
     "p99_us=$(sed 's/.*p99_us=\([0-9.]*\).*/\1/' "$WORK/t" | median)"
 done
-for c in 1 4 16; do
+part gcra && for c in 1 4 16; do
   for ((i = 0; i < REPS; i++)); do "$BENCH" throughput "$redis" "$c" 3; done >"$WORK/t"
   say "workload=redis_gcra_admits connections=$c reps=$REPS" \
     "median_per_s=$(sed 's/.*per_s=\([0-9.]*\).*/\1/' "$WORK/t" | median)"
@@ -77,7 +80,7 @@ done
 
 # ---- queue: throughput with 4 workers ---------------------------------------------------------
 seq 20000 | awk '{ printf "{\"id\":%d}\n", $1 }' >"$WORK/in.jsonl"
-for ((i = 0; i < REPS; i++)); do
+part queue && for ((i = 0; i < REPS; i++)); do
   q="tp$i"
   e=$(wall "$SLUICE" enqueue --redis "$redis" --queue "$q" -i "$WORK/in.jsonl" --key id)
   t0=$(date +%s%N)
@@ -94,7 +97,7 @@ for ((i = 0; i < REPS; i++)); do
     printf "workload=queue enqueue_s=%.3f enqueue_per_s=%.0f workers_s=%.3f rows=%d tasks_per_s=%.0f one_run_s=%.3f one_run_per_s=%.0f\n",
       e, 20000 / e, ns / 1e9, rows, rows / (ns / 1e9), one, 20000 / one }'
 done | tee "$WORK/queue"
-for f in enqueue_per_s tasks_per_s one_run_per_s; do
+part queue && for f in enqueue_per_s tasks_per_s one_run_per_s; do
   echo "$f=$(sed "s/.*$f=\([0-9.]*\).*/\1/" "$WORK/queue" | median)"
 done | paste -sd' ' | sed "s/^/workload=queue reps=$REPS median_/; s/ / median_/g" | tee -a "$RESULTS"
 
@@ -106,7 +109,7 @@ drained_after() {  # drained_after QUEUE T0_NS: seconds from T0 until the queue 
   done
   awk -v ns=$(($(date +%s%N) - $2)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
 }
-for ((i = 0; i < REPS; i++)); do
+part redo && for ((i = 0; i < REPS; i++)); do
   for kill in no yes; do
     q="redo$kill$i"
     "$SLUICE" enqueue --redis "$redis" --queue "$q" -i "$WORK/slow.jsonl" --key id 2>/dev/null
@@ -130,7 +133,7 @@ for ((i = 0; i < REPS; i++)); do
     wait 2>/dev/null || true
   done
 done | tee "$WORK/redo"
-say "workload=redo reps=$REPS claim_after_s=2" \
+part redo && say "workload=redo reps=$REPS claim_after_s=2" \
   "median_from_kill_to_done_s=$(grep killed=yes "$WORK/redo" | sed 's/.*from_kill_to_done_s=\([0-9.]*\).*/\1/' | median)" \
   "median_total_killed_s=$(grep killed=yes "$WORK/redo" | sed 's/.*total_s=\([0-9.]*\).*/\1/' | median)" \
   "median_total_no_kill_s=$(grep killed=no "$WORK/redo" | sed 's/.*total_s=\([0-9.]*\).*/\1/' | median)"

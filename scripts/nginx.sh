@@ -22,18 +22,8 @@ cmd=${1:?usage: nginx.sh start|stop DIR}
 dir=${2:?usage: nginx.sh start|stop DIR}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
-stop() {
-  [[ -f $dir/nginx.pid ]] || { rm -rf "$dir"; return 0; }
-  local pid
-  pid=$(<"$dir/nginx.pid")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  rm -rf "$dir"
-}
+source "$(dirname "$0")/stop_server.sh"
+stop() { stop_server "$dir/nginx.pid" "$dir"; }
 
 write_config() {  # write_config PORT
   local user=""

@@ -13,20 +13,8 @@ dir=${2:?usage: redis.sh start|stop DIR [ARGS...]}
 shift 2
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
 
-stop() {
-  if [[ -f $dir/redis.pid ]]; then
-    local pid
-    pid=$(<"$dir/redis.pid")
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
-  rm -rf "$dir"
-}
+source "$(dirname "$0")/stop_server.sh"
+stop() { stop_server "$dir/redis.pid" "$dir"; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

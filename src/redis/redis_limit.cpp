@@ -87,16 +87,21 @@ end
 return math.ceil(window)
 )lua"};
 
-// Leases. KEYS: the sorted set of lease ids scored by expiry (ms). ARGV: capacity, ttl (ms),
-// cost, id prefix. Takes `cost` places: returns {1, 0}; or none: {0, ms until the first
-// expiry}.
-const redis_script lease_script{R"lua(
+// What both lease scripts begin with: the server's time in ms, ARGV[1] the capacity and ARGV[2]
+// the lease time (ms), and the expired leases dropped.
+const std::string leases_now = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+)lua";
+
+// Leases. KEYS: the sorted set of lease ids scored by expiry (ms). ARGV: capacity, ttl (ms),
+// cost, id prefix. Takes `cost` places: returns {1, 0}; or none: {0, ms until the first
+// expiry}.
+const redis_script lease_script{leases_now + R"lua(
+local cost = tonumber(ARGV[3])
 local n = redis.call('ZCARD', KEYS[1])
 if n + cost <= capacity then
   for i = 1, cost do redis.call('ZADD', KEYS[1], now + ttl, ARGV[4] .. ':' .. i) end
@@ -112,12 +117,7 @@ return {0, math.max(1, wait)}
 // Renewal. KEYS: the leases. ARGV: capacity, ttl (ms), ids... Each id held gets a new
 // expiry; one gone (it expired while the server was unreachable, or the server lost it) is
 // taken again if there is room. Returns how many could not be.
-const redis_script renew_script{R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local capacity = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+const redis_script renew_script{leases_now + R"lua(
 local lost = 0
 for i = 3, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
