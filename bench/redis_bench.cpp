@@ -28,7 +28,9 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-double us(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double us(clock_type::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
 
 void print_percentiles(const char* what, std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -45,7 +45,7 @@ if has install; then
   prefix=$(mktemp -d)
   trap 'rm -rf "$prefix"' EXIT
   cmake --preset release >/dev/null
-  cmake --build --preset release -j "$jobs" --target sluice sluice_http sluice_testing
+  cmake --build --preset release -j "$jobs" --target sluice sluice_http sluice_redis sluice_testing
   cmake --install build/release --prefix "$prefix" >/dev/null
   cmake -S tests/install -B "$prefix/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$prefix" >/dev/null

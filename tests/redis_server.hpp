@@ -42,12 +42,18 @@ class redis_server {
           " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
           "-days 2 -extfile ext.cnf -out server.pem 2>/dev/null";
       if (std::system(script.c_str()) != 0) throw std::runtime_error("openssl failed");
-      const std::vector<std::string> t{"--tls-port",      std::to_string(port_),
-                                       "--port",          "0",
-                                       "--tls-cert-file", d + "/server.pem",
-                                       "--tls-key-file",  d + "/server.key",
-                                       "--tls-ca-cert-file", d + "/ca.pem",
-                                       "--tls-auth-clients", "no"};
+      const std::vector<std::string> t{"--tls-port",
+                                       std::to_string(port_),
+                                       "--port",
+                                       "0",
+                                       "--tls-cert-file",
+                                       d + "/server.pem",
+                                       "--tls-key-file",
+                                       d + "/server.key",
+                                       "--tls-ca-cert-file",
+                                       d + "/ca.pem",
+                                       "--tls-auth-clients",
+                                       "no"};
       args_.insert(args_.end(), t.begin(), t.end());
     }
     start();

@@ -183,7 +183,8 @@ TEST(RedisClient, AuthRequiredAndAWrongPasswordIsAClearError) {
 
   // An ACL user (Redis 6+): AUTH user password, from the URL.
   run_on(io, cmd(ok, "ACL", "SETUSER", "worker", "on", ">pw", "~*", "+@all"));
-  auto user = redis_config::from_url("redis://worker:pw@127.0.0.1:" + std::to_string(server.port()));
+  auto user =
+      redis_config::from_url("redis://worker:pw@127.0.0.1:" + std::to_string(server.port()));
   redis_client as_user(io.get_executor(), user);
   EXPECT_EQ(run_on(io, cmd(as_user, "ACL", "WHOAMI")).str, "worker");
 }

@@ -635,6 +635,7 @@ int run_tasks(const run_config& c, task_kind& kind, input_source* source) {
   const auto t0 = std::chrono::steady_clock::now();
   io.run();
   kind.run_over();
+  if (source) source->run_over();
   const auto wall = std::chrono::steady_clock::now() - t0;
   if (s.bar) s.bar->draw(s.counters.snapshot(), f->skipped, reused(s), true);
   if (c.stats) print_stats(previous, s.counters.snapshot(), f->skipped, reused(s), wall);

@@ -31,6 +31,9 @@ class input_source {
   virtual void written(const input_item& in, jsonl_writer& out) = 0;
   /// The run is over (or stopping): what was written is synced and settled.
   virtual boost::asio::awaitable<void> close() = 0;
+  /// The run's executor has stopped (however the run ended): what lives on it (timers,
+  /// connections) goes now, before its io_context does.
+  virtual void run_over() noexcept = 0;
 };
 
 /// Runs `c` with tasks of `kind` and returns the exit code (see exit_codes.hpp). Errors that

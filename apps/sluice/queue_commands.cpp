@@ -142,6 +142,13 @@ class queue_source final : public input_source {
     reader_->close();
   }
 
+  void run_over() noexcept override {
+    queue_.reset();
+    ack_timer_.reset();
+    reader_.reset();
+    client_.reset();
+  }
+
  private:
   static constexpr std::chrono::milliseconds block = 500ms;
   [[nodiscard]] std::size_t batch() const {

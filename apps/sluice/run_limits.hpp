@@ -84,11 +84,9 @@ class run_limits {
     counts what;
   };
   std::vector<window> windows_;  // --window, --min-gap, --cost-window
-  std::optional<limit_set> starts_;
-  std::optional<adaptive_cap> adaptive_cap_;
-  std::optional<adaptive_rate> adaptive_rate_;
   // --redis: the client, and the limits it keeps (rate and windows count starts as their
-  // local versions would; the leases cap tasks across processes).
+  // local versions would; the leases cap tasks across processes). Declared before the set,
+  // which goes first and leaves them as it does.
   std::unique_ptr<redis_client> redis_;
   struct shared {
     std::unique_ptr<redis_limit> lim;
@@ -96,6 +94,9 @@ class run_limits {
     bool cap;  // a lease: the runner holds it for the whole task
   };
   std::vector<shared> shared_;
+  std::optional<limit_set> starts_;
+  std::optional<adaptive_cap> adaptive_cap_;
+  std::optional<adaptive_rate> adaptive_rate_;
   std::uint64_t max_at_once_;  // -j as given or last set by --control (the ceiling)
   double max_per_second_;
 };

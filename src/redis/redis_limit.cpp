@@ -192,9 +192,8 @@ void redis_limit::commit(duration, duration actual, const demand& d) {
   (void)d;
   // How late, against the slot placed through the best clock offset known now (the first
   // replies of a run are slower than the later ones, and placed their slots late).
-  const duration slot = g.server_at_us >= 0 && offset_
-                            ? std::chrono::microseconds(g.server_at_us) + *offset_
-                            : g.at;
+  const duration slot =
+      g.server_at_us >= 0 && offset_ ? std::chrono::microseconds(g.server_at_us) + *offset_ : g.at;
   took(std::move(g.ids), std::max(duration{0}, actual - slot));
 }
 
@@ -299,11 +298,10 @@ redis_rate_limit::redis_rate_limit(redis_client& client, std::string key, double
 asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
   // (Named vectors: GCC 12 mishandles braced temporaries in a co_await expression.)
   std::vector<std::string> keys{key_};
-  std::vector<std::string> args{interval_text(1e6 / rate_), std::to_string(burst_),
-                                std::to_string(cost),
-                                interval_text(std::chrono::duration<double, std::micro>(
-                                                  std::exchange(late_, duration{0}))
-                                                  .count())};
+  std::vector<std::string> args{
+      interval_text(1e6 / rate_), std::to_string(burst_), std::to_string(cost),
+      interval_text(
+          std::chrono::duration<double, std::micro>(std::exchange(late_, duration{0})).count())};
   auto r = co_await client_.eval(gcra_script, std::move(keys), std::move(args));
   if (r.elements.size() != 2) throw redis_error("the rate script answered no pair");
   answer a{true, {}, {}};
@@ -313,7 +311,9 @@ asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
   co_return a;
 }
 
-void redis_rate_limit::took(std::vector<std::string>, duration late) { late_ += late; }
+void redis_rate_limit::took(std::vector<std::string>, duration late) {
+  late_ += late;
+}
 
 limit::duration redis_rate_limit::lead() const noexcept {
   const auto interval = std::chrono::duration<double>(1.0 / rate_);

@@ -227,8 +227,8 @@ TEST(RedisLimits, FourProcessesShareOneRateAtTheServer) {
   // burst of 1: one of 5 would leave nginx one request of room for the whole run).
   std::array<process, 4> p;
   for (auto& x : p)
-    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--redis",
-             server.url(), "--limit-name", tag, "-i", (shared / "urls.txt").string()});
+    x.start({"http", "--no-progress", "-j", "8", "-r", "50", "--redis", server.url(),
+             "--limit-name", tag, "-i", (shared / "urls.txt").string()});
   for (auto& x : p) EXPECT_EQ(x.run->wait(), 0) << x.run->err();
   const auto a = answers(tag);
   ASSERT_EQ(a.size(), 200u);

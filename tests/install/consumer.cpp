@@ -1,5 +1,6 @@
 // Runs ten tasks, three at once, in virtual time: proves headers, library and test support
 // all come from the installed package.
+#include <sluice/redis_limit.hpp>
 #include <sluice/sluice.hpp>
 #include <sluice/testing/manual_clock.hpp>
 
@@ -26,7 +27,11 @@ int main() {
                      std::views::iota(0, 10), {.max_at_once = 3}),
                  asio::detached);
   vt.run(ctx);
-  const bool ok = done == 10 && vt.elapsed() == std::chrono::milliseconds(4);
+  // sluice::redis links (hiredis found through the package's config); no server is needed to
+  // read a URL.
+  const auto redis = sluice::redis_config::from_url("redis://:secret@127.0.0.1:6390/2");
+  const bool ok = done == 10 && vt.elapsed() == std::chrono::milliseconds(4) &&
+                  redis.display() == "redis://127.0.0.1:6390/2" && redis.password == "secret";
   std::printf("consumer: %d tasks in %lld virtual ms: %s\n", done,
               static_cast<long long>(vt.elapsed().count() / 1'000'000), ok ? "ok" : "WRONG");
   return ok ? 0 : 1;
