@@ -98,8 +98,8 @@ part queue && for ((i = 0; i < REPS; i++)); do
       e, 20000 / e, ns / 1e9, rows, rows / (ns / 1e9), one, 20000 / one }'
 done | tee "$WORK/queue"
 part queue && for f in enqueue_per_s tasks_per_s one_run_per_s; do
-  echo "$f=$(sed "s/.*$f=\([0-9.]*\).*/\1/" "$WORK/queue" | median)"
-done | paste -sd' ' | sed "s/^/workload=queue reps=$REPS median_/; s/ / median_/g" | tee -a "$RESULTS"
+  echo "median_$f=$(sed "s/.*$f=\([0-9.]*\).*/\1/" "$WORK/queue" | median)"
+done | paste -sd' ' | sed "s/^/workload=queue reps=$REPS /" | tee -a "$RESULTS"
 
 # ---- redo: a worker killed, its tasks taken over ----------------------------------------------
 seq 400 | awk '{ printf "{\"id\":%d}\n", $1 }' >"$WORK/slow.jsonl"

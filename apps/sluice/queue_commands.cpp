@@ -173,9 +173,9 @@ class queue_source final : public input_source {
       if (!ready_.empty()) {
         auto it = std::move(ready_.front());
         ready_.pop_front();
-        // The run starts it now: counted, so that an input that kills its workers is found
-        // (not awaited: it goes out with the next write).
-        asio::co_spawn(ack_timer_->get_executor(), count(it->queue_id, true), asio::detached);
+        // The run starts it now: counted first, so that an input that kills its worker at
+        // once is counted all the same (one round trip per task).
+        co_await count(it->queue_id, true);
         co_return it;
       }
       if (stopped_) co_return std::nullopt;
