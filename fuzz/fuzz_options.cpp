@@ -1,14 +1,16 @@
 // The option parsers of `sluice run` through to_config, the one place flags are checked:
 // -j, --timeout, --backoff, --halt, --shard, --window, --min-gap, --per-key-window (with
-// --per-key), then halt_policy::parse, parse_duration and parse_window alone.
+// --per-key), then halt_policy::parse, parse_duration, parse_window and the --redis URL
+// (redis_config::from_url) alone.
 // Fields, one a line: jobs, timeout, backoff, halt, shard, key, window, min gap, per-key
 // window, command words...
 // Invariants: no crash; a value is either accepted or a usage_error (never another
-// exception); accepted values are in range.
+// exception); accepted values are in range; a Redis URL's password is never in display().
 #include "flags.hpp"
 #include "fuzz_support.hpp"
 
 #include <sluice/options.hpp>
+#include <sluice/redis_client.hpp>
 
 #include <algorithm>
 
@@ -53,6 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto d = cli::parse_duration(text, "--timeout");
       fuzz::check(d.count() >= 0, "a duration is not negative");
     } catch (const cli::usage_error&) {
+    }
+    try {
+      const auto r = redis_config::from_url(text);
+      fuzz::check(r.port != 0 && r.db >= 0 && !r.host.empty(), "a Redis URL's parts are valid");
+      fuzz::check(
+          r.password.empty() || r.display().find(":" + r.password + "@") == std::string::npos,
+          "display() never shows the password");
+    } catch (const std::invalid_argument&) {
     }
     try {
       const auto w = cli::parse_window(text, "--window");

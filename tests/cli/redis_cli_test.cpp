@@ -5,6 +5,7 @@
 #include "../redis_server.hpp"
 #include "cli_support.hpp"
 
+#include <cctype>
 #include <random>
 #include <set>
 
@@ -189,7 +190,13 @@ TEST(RedisQueue, ARedisRestartMidRunLosesNothing) {
                 "--claim-after", "2s", "-o",
                 (shared / ("part" + std::to_string(i) + ".jsonl")).string(), "--", "sh", "-c",
                 "sleep 0.01; echo {n}"});
-  std::this_thread::sleep_for(400ms);
+  // Killed once the workers are well under way (a sanitizer build starts slowly).
+  for (int i = 0; i < 1000; ++i) {
+    const std::string done = redis_cli(server, "GET sluice:queue:r:done");
+    if (!done.empty() && std::isdigit(static_cast<unsigned char>(done[0])) && std::stoi(done) >= 50)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
   server.kill();
   std::this_thread::sleep_for(700ms);
   server.start();
