@@ -173,6 +173,12 @@ std::size_t parse_jobs(const std::string& text) {
   return n;
 }
 
+// Whether --redis has limits to share (else it is only a worker's queue).
+bool shares_limits(const run_config& c) {
+  return c.max_per_second > 0 || !c.windows.empty() || !c.cost_windows.empty() ||
+         c.min_gap.count() > 0 || c.shared_max_at_once > 0;
+}
+
 cli::shard parse_shard(const std::string& text) {
   cli::shard s;
   auto slash = text.find('/');
@@ -286,8 +292,7 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
       throw usage_error(
           "--adaptive with --redis: AIMD steers this process's own limits; a "
           "shared rate is not lowered by one process (use one or the other)");
-    const bool no_limit = c.max_per_second == 0 && c.windows.empty() && c.cost_windows.empty() &&
-                          c.min_gap.count() == 0 && c.shared_max_at_once == 0;
+    const bool no_limit = !shares_limits(c);
     if (no_limit && !f.worker)
       throw usage_error(
           "--redis shares limits, and none is given (-r, --window, --cost-window, "
@@ -405,7 +410,7 @@ http_config to_http_config(const http_flags& f, run_config& c) {
   h.ca_file = f.ca_file;
   h.max_redirects = f.max_redirects;
   if (!f.max_wait.empty()) c.max_hold = parse_duration(f.max_wait, "--max-retry-wait");
-  if (!c.redis.empty() && c.limit_name.empty()) {
+  if (!c.redis.empty() && c.limit_name.empty() && shares_limits(c)) {
     c.limit_name = url_host(h.url);
     if (c.limit_name.empty())
       throw usage_error("--redis needs --limit-name NAME: --url \"" + h.url +

@@ -207,9 +207,11 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
   throw task_failed(std::move(what), std::move(t));
 }
 
-int run_http(const run_config& c, http_config h) {
+int run_http(const run_config& c, http_config h, const source_maker& source) {
   http_task kind(c, std::move(h));
-  return run_tasks(c, kind);
+  if (!source) return run_tasks(c, kind);
+  auto s = source(kind.fields());
+  return run_tasks(c, kind, s.get());
 }
 
 }  // namespace sluice::cli

@@ -2,12 +2,16 @@
 // like run's command, sent by sluice::http::client over a keep-alive pool per host.
 #pragma once
 
+#include "pipeline.hpp"
+
 #include "placeholders.hpp"
 #include "run_config.hpp"
 #include "task_kind.hpp"
 
 #include <sluice/http_client.hpp>
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,8 +66,14 @@ class http_task final : public task_kind {
   limit_set* starts_ = nullptr;         // the run's limits on starts, taken at send time
 };
 
-/// `sluice http`: runs `c` (see pipeline.hpp for what is thrown) and returns the exit code.
-int run_http(const run_config& c, http_config h);
+/// Makes the run's input_source, given what the templates read from each input (sluice
+/// worker: its queue).
+using source_maker =
+    std::function<std::unique_ptr<input_source>(const std::vector<std::string>& fields)>;
+
+/// `sluice http`: runs `c` (see pipeline.hpp for what is thrown) and returns the exit code;
+/// with `source`, on its inputs.
+int run_http(const run_config& c, http_config h, const source_maker& source = {});
 
 /// "200-299,404" as inclusive ranges; throws usage_error.
 std::vector<std::pair<unsigned, unsigned>> parse_status_list(const std::string& text);

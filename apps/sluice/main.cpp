@@ -89,6 +89,8 @@ int run_main(int argc, char** argv) {
       "taken over by the others");
   add_run_flags(*worker, worker_run);
   add_worker_flags(*worker, worker_f);
+  http_flags worker_http;
+  add_http_flags(*worker, worker_http);
   std::vector<std::string> merge_parts;
   std::string merge_out;
   CLI::App* merge = app.add_subcommand(
@@ -131,6 +133,11 @@ int run_main(int argc, char** argv) {
     if (worker->parsed()) {
       auto rest = worker->remaining();
       for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
+      if (worker_f.http) {
+        run_config c = to_config(worker_run, std::move(rest), tty, false);
+        http_config h = to_http_config(worker_http, c);
+        return run_worker(std::move(c), worker_f, std::move(h));
+      }
       return run_worker(to_config(worker_run, std::move(rest), tty), worker_f);
     }
     auto rest = run->remaining();

@@ -322,6 +322,9 @@ void add_worker_flags(CLI::App& app, queue_flags& f) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--follow", f.follow, "Wait for new entries when the queue is empty");
   app.add_option("--consumer", f.consumer, "This worker's name in the queue (default HOST:PID)");
+  app.add_flag("--http", f.http,
+               "Each input is an HTTP request, as sluice http's (--url, -X, -H, --body...), "
+               "instead of a COMMAND");
 }
 
 void add_status_flags(CLI::App& app, queue_flags& f) {
@@ -388,7 +391,7 @@ int queue_status(const queue_flags& f) {
   return all_ok;
 }
 
-int run_worker(run_config c, const queue_flags& f) {
+int run_worker(run_config c, const queue_flags& f, std::optional<http_config> http) {
   if (c.redis.empty()) throw usage_error("sluice worker needs --redis URL (the queue's server)");
   if (c.output.empty())
     throw usage_error(
@@ -418,6 +421,10 @@ int run_worker(run_config c, const queue_flags& f) {
   c.format = meta.format == "jsonl" ? input_format::jsonl : input_format::lines;
   c.has_args = true;  // (an empty ::: list: the pipeline reads nothing of its own)
   c.args.clear();
+  if (http)
+    return run_http(c, std::move(*http), [&](const std::vector<std::string>& fields) {
+      return std::make_unique<queue_source>(c, f, fields);
+    });
   if (c.noop) {
     noop_task kind;
     queue_source source(c, f, kind.fields());

@@ -5,11 +5,13 @@
 // acknowledges the entry; a dead worker's entries are claimed by the others.
 #pragma once
 
+#include "http_task.hpp"
 #include "run_config.hpp"
 
 #include <CLI/App.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace sluice::cli {
@@ -23,6 +25,7 @@ struct queue_flags {
   std::string claim_after = "5m", consumer;
   std::uint64_t max_deliveries = 5;
   bool follow = false;
+  bool http = false;  // --http: sluice http's requests instead of a command
 };
 
 void add_enqueue_flags(CLI::App& app, queue_flags& f);
@@ -34,6 +37,7 @@ int enqueue_inputs(const queue_flags& f);
 int queue_status(const queue_flags& f);
 /// Runs the queue's inputs with `c`'s command and limits until the queue is drained (or for
 /// ever, --follow). `c.redis` is the queue's server.
-int run_worker(run_config c, const queue_flags& f);
+/// With `http`, each input is an HTTP request (sluice http's) instead of a command.
+int run_worker(run_config c, const queue_flags& f, std::optional<http_config> http = {});
 
 }  // namespace sluice::cli

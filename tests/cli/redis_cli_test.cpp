@@ -209,6 +209,36 @@ TEST(RedisQueue, ARedisRestartMidRunLosesNothing) {
   EXPECT_EQ(by_key(shared / "all.jsonl").size(), 400u);
 }
 
+TEST(RedisQueue, HttpWorkersSendEachRequestOnce) {
+  redis_server server;
+  temp_dir shared;
+  const std::string tag = "queue" + std::to_string(::getpid());
+  std::string in;
+  for (int i = 0; i < 40; ++i) in += nginx_url("/counted/" + tag + "/" + std::to_string(i)) + "\n";
+  write_file(shared / "urls.txt", in);
+  ASSERT_EQ(sluice(shared, {"enqueue", "--redis", server.url(), "--queue", "h", "-i",
+                            (shared / "urls.txt").string()})
+                .code,
+            0);
+  std::array<process, 2> w;
+  for (int i = 0; i < 2; ++i)
+    w[i].start({"worker", "--no-progress", "--http", "--redis", server.url(), "--queue", "h", "-j",
+                "4", "-o", (shared / ("part" + std::to_string(i) + ".jsonl")).string()});
+  for (auto& p : w) EXPECT_EQ(p.run->wait(), 0) << p.run->err();
+  std::size_t rows = 0;
+  for (int i = 0; i < 2; ++i)
+    for (const auto& r : rows_of(shared / ("part" + std::to_string(i) + ".jsonl"))) {
+      EXPECT_EQ(r.at("status").as_int64(), 200);
+      ++rows;
+    }
+  EXPECT_EQ(rows, 40u);
+  // nginx counted each request once.
+  std::size_t arrivals = 0;
+  for (const auto& line : lines_of(read_file(SLUICE_NGINX_DIR "/counted.log")))
+    arrivals += line.find("/counted/" + tag + "/") != std::string::npos;
+  EXPECT_EQ(arrivals, 40u);
+}
+
 // ----- shared limits ------------------------------------------------------------------------
 
 /// Answers to /limited/TAG/ in nginx's log: (time in ms, status).
