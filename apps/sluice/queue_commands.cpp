@@ -299,10 +299,15 @@ class queue_source final : public input_source {
 
 }  // namespace
 
-void add_enqueue_flags(CLI::App& app, queue_flags& f) {
+// The server and the queue, as enqueue and queue status take them.
+static void add_queue_target(CLI::App& app, queue_flags& f) {
   app.add_option("--redis", f.redis, "redis://[[user]:password@]host[:port][/db] or rediss://")
       ->required();
   app.add_option("--queue", f.queue, "The queue's name")->required();
+}
+
+void add_enqueue_flags(CLI::App& app, queue_flags& f) {
+  add_queue_target(app, f);
   app.add_option("-i,--input", f.input, "Read inputs from FILE (default: standard input)");
   app.add_flag("--jsonl", f.jsonl, "Inputs are JSON Lines (each line an object)");
   app.add_flag("--lines", f.lines, "Inputs are text lines, even if they look like JSON");
@@ -328,9 +333,7 @@ void add_worker_flags(CLI::App& app, queue_flags& f) {
 }
 
 void add_status_flags(CLI::App& app, queue_flags& f) {
-  app.add_option("--redis", f.redis, "redis://[[user]:password@]host[:port][/db] or rediss://")
-      ->required();
-  app.add_option("--queue", f.queue, "The queue's name")->required();
+  add_queue_target(app, f);
 }
 
 int enqueue_inputs(const queue_flags& f) {

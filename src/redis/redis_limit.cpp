@@ -21,16 +21,19 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Times on the server are microseconds since its epoch (exact in a Lua double until 2255).
+// Times on the server are microseconds since its epoch (exact in a Lua double until 2255):
+// `now`, as the rate and window scripts begin.
+const std::string now_us = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+)lua";
 
 // GCRA with reservation. ARGV: emission interval (us, may be fractional), burst, cost, and
 // how late (us) the caller's starts since its last call were. Conforms at t when
 // t >= TAT + (cost - burst) * T; reserves the earliest such t >= now (TAT = max(TAT, t) +
 // cost * T) and returns {that time, now} in us on the server's clock. Late starts first move a
 // TAT still ahead of now: they used their slots later than reserved.
-const redis_script gcra_script{R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+const redis_script gcra_script{now_us + R"lua(
 local period = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -50,9 +53,7 @@ return {math.ceil(at), now}
 // Sliding window. KEYS: the starts (a sorted set of "id:cost" scored by time), their sum.
 // ARGV: window (us), capacity, cost, a unique member id. Returns 0 when admitted (recorded
 // now), else the wait in us until enough starts have left the window.
-const redis_script window_script{R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+const redis_script window_script{now_us + R"lua(
 local window = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
