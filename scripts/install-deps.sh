@@ -26,6 +26,7 @@ pkgs=(
   nginx-light curl             # the real HTTP server of the HTTP tests (scripts/nginx.sh)
   redis-server                 # the real Redis of the shared-limit and queue tests (scripts/redis.sh)
   libhiredis-dev               # hiredis: the Redis protocol (RESP) for sluice::redis
+  openssl                      # the TLS test of the Redis client makes its own CA with it
   pkg-config                   # finds hiredis
 )
 if [[ ${1:-} == --bench ]]; then
