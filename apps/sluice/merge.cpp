@@ -1,5 +1,6 @@
 #include "merge.hpp"
 
+#include "dedupe.hpp"
 #include "exit_codes.hpp"
 #include "flags.hpp"
 #include "inputs.hpp"
@@ -13,7 +14,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,16 +30,6 @@ struct chosen {
   std::string started_at;  // ISO 8601 UTC: ordered as text
 };
 
-struct fingerprint_hash {
-  std::size_t operator()(const fingerprint& f) const noexcept { return f.lo ^ (f.hi * 31); }
-};
-
-std::string_view unquoted(std::string_view json_text) {
-  if (json_text.size() >= 2 && json_text.front() == '"')
-    return json_text.substr(1, json_text.size() - 2);
-  return json_text;
-}
-
 }  // namespace
 
 int merge_results(const std::vector<std::string>& parts, const std::string& output) {
@@ -47,17 +37,14 @@ int merge_results(const std::vector<std::string>& parts, const std::string& outp
   for (const auto& p : parts)
     if (std::filesystem::exists(output) && std::filesystem::equivalent(p, output))
       throw usage_error("sluice merge: -o " + output + " is one of the files to merge");
-  boost::unordered_flat_map<fingerprint, chosen, fingerprint_hash> best;
+  boost::unordered_flat_map<fingerprint, chosen, key_fingerprint_hash> best;
   std::size_t rows = 0;
   static constexpr std::string_view fields[] = {"key_b64", "occurrence", "ok", "status",
                                                 "started_at"};
   for (std::uint32_t i = 0; i < parts.size(); ++i) {
     read_keyed_jsonl_file(parts[i], "key", fields, [&](const keyed_row& r) {
       ++rows;
-      std::uint64_t occurrence = 1;
-      const std::string_view o = r.fields[1];
-      std::from_chars(o.data(), o.data() + o.size(), occurrence);
-      const auto id = task_identity(r.key, unquoted(r.fields[0]), occurrence);
+      const auto id = row_identity(r.key, r.fields[0], r.fields[1]);
       chosen c{i, static_cast<std::uint32_t>(r.line.size()), r.offset,
                row_ok(r.fields[2], r.fields[3]), std::string(unquoted(r.fields[4]))};
       auto [it, fresh] = best.try_emplace(id, c);

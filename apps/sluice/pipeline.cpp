@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -73,13 +72,6 @@ struct previous_results {
   std::chrono::steady_clock::duration took{};
 };
 
-/// A string field's JSON text without its quotes (base64 text has nothing escaped).
-std::string_view unquoted(std::string_view json_text) {
-  if (json_text.size() >= 2 && json_text.front() == '"')
-    return json_text.substr(1, json_text.size() - 2);
-  return json_text;
-}
-
 /// The tasks the results file already has: every row, or (with --retry-failed) the ok ones.
 /// Read by the library's key scan (no row is parsed into a DOM), into 128-bit fingerprints:
 /// about 20 bytes per done task. A real run also locks the file and opens it to append to
@@ -105,18 +97,14 @@ previous_results done_tasks(const run_config& c, std::unique_ptr<jsonl_writer>& 
                                    1024));
     const bool ok = row_ok(r.fields[2], r.fields[3]);
     if (c.retry_failed && !ok) return;
-    std::uint64_t occurrence = 1;
-    const std::string_view o = r.fields[1];
-    std::from_chars(o.data(), o.data() + o.size(), occurrence);
-    const std::string_view b64 = unquoted(r.fields[0]);
-    batch.push_back(task_identity(r.key, b64, occurrence));
+    batch.push_back(row_identity(r.key, r.fields[0], r.fields[1]));
     if (batch.size() == batch.capacity()) {
       previous.done.insert_all(batch);
       batch.clear();
     }
     if (c.dedupe)
       previous.by_key.insert_or_assign(
-          task_identity(r.key, b64, 0),
+          task_identity(r.key, unquoted(r.fields[0]), 0),
           row_ref{r.offset, static_cast<std::uint32_t>(r.line.size()), ok});
   };
   try {

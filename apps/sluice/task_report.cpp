@@ -6,6 +6,7 @@
 #include <boost/json/serializer.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -80,6 +81,20 @@ json::object input_columns(const input_item& in, std::size_t more) {
 bool row_ok(std::string_view ok_text, std::string_view status_text) noexcept {
   if (!ok_text.empty()) return ok_text == "true";
   return status_text == R"("ok")";
+}
+
+std::string_view unquoted(std::string_view json_text) noexcept {
+  if (json_text.size() >= 2 && json_text.front() == '"')
+    return json_text.substr(1, json_text.size() - 2);
+  return json_text;
+}
+
+fingerprint row_identity(std::string_view key_text, std::string_view key_b64_json,
+                         std::string_view occurrence_json) {
+  std::uint64_t occurrence = 1;
+  std::from_chars(occurrence_json.data(), occurrence_json.data() + occurrence_json.size(),
+                  occurrence);
+  return task_identity(key_text, unquoted(key_b64_json), occurrence);
 }
 
 namespace {

@@ -64,6 +64,13 @@ std::string result_line(const finished_task& t, std::size_t attempts);
 /// (sluice http, whose status is the HTTP code). From the compact JSON text of the row's
 /// `ok` and `status` fields (empty when absent), as the results file's key scan gives them.
 bool row_ok(std::string_view ok_text, std::string_view status_text) noexcept;
+/// A string field's compact JSON text without its quotes (key_b64, started_at: nothing in them
+/// is escaped), as the key scan gives it.
+std::string_view unquoted(std::string_view json_text) noexcept;
+/// A results row's task identity (input_item::identity): its key's text, and the JSON text of
+/// its key_b64 and occurrence fields (empty when absent; occurrence 1 then).
+fingerprint row_identity(std::string_view key_text, std::string_view key_b64_json,
+                         std::string_view occurrence_json);
 
 /// "2026-11-21T16:28:31.780Z"
 std::string utc_text(std::chrono::system_clock::time_point t);
