@@ -73,7 +73,8 @@ class redis_limit : public limit {
   /// The start took these lease ids (leases keep them until release), `late` after the time
   /// the server gave it.
   virtual void took(std::vector<std::string> /*ids*/, duration /*late*/) {}
-  void tell(const std::string& message);
+  /// Tells on_problem, once per new problem; `recovered` ends the current one.
+  void tell(const std::string& message, bool recovered = false);
   /// How much before its slot a start may go (the timer's latency is then spent early, where
   /// it is harmless, not late, where it adds up): 0 but for a rate.
   [[nodiscard]] virtual duration lead() const noexcept { return duration{0}; }

@@ -106,15 +106,11 @@ redis_reply convert(const redisReply* r) {
   redis_reply out;
   switch (r->type) {
     case REDIS_REPLY_STRING:
-      out.type = redis_reply::kind::string;
-      out.str.assign(r->str, r->len);
-      break;
     case REDIS_REPLY_STATUS:
-      out.type = redis_reply::kind::status;
-      out.str.assign(r->str, r->len);
-      break;
     case REDIS_REPLY_ERROR:
-      out.type = redis_reply::kind::error;
+      out.type = r->type == REDIS_REPLY_STRING   ? redis_reply::kind::string
+                 : r->type == REDIS_REPLY_STATUS ? redis_reply::kind::status
+                                                 : redis_reply::kind::error;
       out.str.assign(r->str, r->len);
       break;
     case REDIS_REPLY_INTEGER:

@@ -227,7 +227,8 @@ asio::awaitable<void> redis_limit::asking(std::shared_ptr<redis_limit*> alive, s
   const duration t = now();
   if (a) {
     backoff_ = {};
-    if (!last_problem_.empty()) tell("redis " + client_.config().display() + ": limits work again");
+    if (!last_problem_.empty())
+      tell("redis " + client_.config().display() + ": limits work again", true);
     duration at = t + a->wait;
     if (a->server_now_us >= 0) {
       const duration sample = t - std::chrono::microseconds(a->server_now_us);
@@ -263,8 +264,7 @@ void redis_limit::call_ended() {
   if (--in_flight_ == 0) idle_.cancel();
 }
 
-void redis_limit::tell(const std::string& message) {
-  const bool recovered = message.find("work again") != std::string::npos;
+void redis_limit::tell(const std::string& message, bool recovered) {
   if (message == last_problem_) return;
   last_problem_ = recovered ? std::string() : message;
   if (problem_) problem_(message);
