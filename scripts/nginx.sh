@@ -62,22 +62,17 @@ http {
     # window and rate tests.
     location /counted/ { access_log $dir/counted.log arrivals; default_type text/plain; return 200 "counted"; }
     # (try_files, not return: return answers before limit_req is consulted.)
-    location /limited/ {
-      limit_req zone=fifty burst=5;
-      limit_req_status 429;
-      add_header Retry-After 1 always;
-      access_log $dir/limited.log answers;
-      default_type text/plain;
-      try_files /small.txt =404;
-    }
-    location /limited200/ {
-      limit_req zone=twohundred burst=5;
-      limit_req_status 429;
-      add_header Retry-After 1 always;
-      access_log $dir/limited.log answers;
-      default_type text/plain;
-      try_files /small.txt =404;
-    }
+$(for place in "limited fifty" "limited200 twohundred"; do
+    set -- $place
+    echo "    location /$1/ {"
+    echo "      limit_req zone=$2 burst=5;"
+    echo "      limit_req_status 429;"
+    echo "      add_header Retry-After 1 always;"
+    echo "      access_log $dir/limited.log answers;"
+    echo "      default_type text/plain;"
+    echo "      try_files /small.txt =404;"
+    echo "    }"
+  done)
 $(for s in 200 404 429 500 503; do
     echo "    location = /status/$s { default_type text/plain; return $s \"status $s\"; }"
   done)
