@@ -217,7 +217,10 @@ class queue_source final : public input_source {
         std::from_chars(e.payload.data(), e.payload.data() + nl, occurrence).ec == std::errc() &&
         occurrence > 0;
     if (!framed) {
-      co_await queue_->dead_letter(e, "not an entry of sluice enqueue (OCCURRENCE\\nINPUT)");
+      const std::string why = "not an entry of sluice enqueue (OCCURRENCE\\nINPUT)";
+      say("queue " + f_.queue + ": entry " + e.id + ": " + why +
+          "; moved to the dead-letter stream");
+      co_await queue_->dead_letter(e, why);
       co_return;
     }
     input_item it;
