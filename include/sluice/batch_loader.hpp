@@ -3,7 +3,7 @@
 // as many round trips as its dependency graph is deep, not one per key.
 #pragma once
 
-#include "sluice/detail/asio_compat.hpp"
+#include "sluice/detail/asio_internals.hpp"
 #include "sluice/detail/block_cache.hpp"
 #include "sluice/detail/complete_soon.hpp"
 #include "sluice/detail/node_allocator.hpp"

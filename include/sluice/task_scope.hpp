@@ -4,7 +4,7 @@
 // job, and the scope owns its jobs, so no failure is lost with a dropped handle.
 #pragma once
 
-#include "sluice/detail/asio_compat.hpp"
+#include "sluice/detail/asio_internals.hpp"
 #include "sluice/detail/attempts.hpp"
 #include "sluice/detail/block_cache.hpp"
 #include "sluice/detail/complete_soon.hpp"
@@ -395,12 +395,18 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
       return s->enqueue(std::move(j), true);
     }
 
+    // (A job that cannot be made, its function's move throwing, say, is the submitter's
+    // error: the handler has not been moved from when that throws.)
     template <class Handler>
     void start(Handler&& handler) && {
-      if (auto j = try_now()) [[likely]]
-        complete_soon(std::move(handler), std::exception_ptr(), std::move(*j));
-      else
-        s->template wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
+      try {
+        if (auto j = try_now()) [[likely]]
+          complete_soon(std::move(handler), std::exception_ptr(), std::move(*j));
+        else
+          s->template wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
+      } catch (...) {
+        complete_soon(std::move(handler), std::current_exception(), job<T>());
+      }
     }
   };
 
