@@ -524,4 +524,184 @@ TEST(BatchLoaderCatalogue, ExceptionsReachParentsAfterSiblingsFinish) {
   EXPECT_EQ(caught, "unlucky");
 }
 
+// ---- loaders that load from loaders, and cycles ------------------------------------------
+
+// A load's outcome as text: its value, or "error: " and the error's type.
+template <class Aw>
+asio::awaitable<std::string> outcome_text(Aw aw) {
+  try {
+    co_return std::to_string(co_await std::move(aw));
+  } catch (const sluice::batch_cycle_error&) {
+    co_return "cycle";
+  } catch (const std::exception& e) {
+    co_return std::string("error: ") + e.what();
+  }
+}
+
+TEST(BatchLoaderGraph, ABatchFunctionThatLoadsAKeyOfItsOwnBatchFailsWithACycleError) {
+  // Key 1's batch function needs key 1 (its own batch): without detection it waits forever
+  // (run_virtual would report a deadlock). The error reaches every load of the batch through
+  // the batch function, and is not cached.
+  int calls = 0;
+  auto r = run_virtual([&]() -> asio::awaitable<std::vector<std::string>> {
+    batch_loader<int, int>* self = nullptr;
+    batch_loader<int, int> l{co_await asio::this_coro::executor,
+                             [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+                               ++calls;
+                               if (calls == 1) (void)co_await self->load(keys.front());
+                               co_return keys;
+                             }};
+    self = &l;
+    auto [a, b] = co_await sluice::when_all(outcome_text(l.load(1)), outcome_text(l.load(2)));
+    auto again = co_await outcome_text(l.load(1));  // a new batch, which needs no load
+    co_return std::vector<std::string>{a, b, again};
+  }());
+  EXPECT_EQ(r, (std::vector<std::string>{"cycle", "cycle", "1"}));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(BatchLoaderGraph, ACycleThroughTwoLoadersAndALoadMany) {
+  // A's batch for "a" loads "b" from B; B's batch for "b" loads "a" from A (load_many): the
+  // second load closes the cycle and fails; B's batch fails with it, then A's.
+  auto r = run_virtual([&]() -> asio::awaitable<std::string> {
+    using L = batch_loader<std::string, int>;
+    L* pa = nullptr;
+    L* pb = nullptr;
+    L a{co_await asio::this_coro::executor,
+        [&](std::vector<std::string> keys) -> asio::awaitable<std::vector<int>> {
+          co_await sleep(1ms);
+          const std::string b_key = "b";
+          co_return std::vector<int>(keys.size(), co_await pb->load(b_key) + 1);
+        }};
+    L b{co_await asio::this_coro::executor,
+        [&](std::vector<std::string> keys) -> asio::awaitable<std::vector<int>> {
+          std::vector<std::string> a_keys{"a"};
+          auto v = co_await pa->load_many(std::move(a_keys));
+          co_return std::vector<int>(keys.size(), v[0] + 1);
+        }};
+    pa = &a;
+    pb = &b;
+    const std::string a_key = "a";
+    co_return co_await outcome_text(a.load(a_key));
+  }());
+  EXPECT_EQ(r, "cycle");
+  EXPECT_EQ(vnow(), 1ms);  // at once, not after a timeout
+}
+
+TEST(BatchLoaderGraph, ACycleOfValuesWithoutADefaultConstructor) {
+  struct boxed {
+    explicit boxed(int x) : v(x) {}
+    int v;
+  };
+  auto r = run_virtual([&]() -> asio::awaitable<std::string> {
+    batch_loader<int, boxed>* self = nullptr;
+    batch_loader<int, boxed> l{co_await asio::this_coro::executor,
+                               [&](std::vector<int> keys) -> asio::awaitable<std::vector<boxed>> {
+                                 boxed b = co_await self->load(keys.front());
+                                 co_return std::vector<boxed>(keys.size(), b);
+                               }};
+    self = &l;
+    try {
+      (void)co_await l.load(5);
+    } catch (const sluice::batch_cycle_error& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  }());
+  EXPECT_NE(r.find("the load of key 5"), std::string::npos) << r;
+}
+
+TEST(BatchLoaderGraph, RecursionAndDiamondsAreNotCycles) {
+  // A batch function that loads other keys of its own loader: 2 and 3 both need 4 (a
+  // diamond: two batches wait on one), 4 needs 5. value(k) = k + the values it needs.
+  int calls = 0;
+  auto r = run_virtual([&]() -> asio::awaitable<int> {
+    batch_loader<int, int>* self = nullptr;
+    batch_loader<int, int> l{co_await asio::this_coro::executor,
+                             [&](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+                               ++calls;
+                               const int k = keys.front();
+                               int needs = 0;
+                               if (k < 4) needs = co_await self->load(4);
+                               if (k == 4) {
+                                 std::vector<int> five{5};
+                                 needs = (co_await self->load_many(std::move(five)))[0];
+                               }
+                               co_return std::vector<int>{k + needs};
+                             },
+                             {.max_batch_size = 1}};  // (one key per batch)
+    self = &l;
+    auto [x, y] = co_await sluice::when_all(l.load(2), l.load(3));
+    co_return x + y;
+  }());
+  EXPECT_EQ(r, (2 + 9) + (3 + 9));
+  EXPECT_EQ(calls, 4);  // 2, 3, then 4 once for both, then 5
+}
+
+TEST(BatchLoaderGraph, LoadersOfOneRoundDispatchInTheOrderTheyWentQuiet) {
+  // Loads of two loaders issued in one pass: each loader makes one batch of its keys, and
+  // the two calls start at the same instant. Loaders whose last keys came in the same pass
+  // dispatch in the order their rounds began: b (key 1), then a (key 2). A loader that gets
+  // a key after the other's last one goes quiet a pass later: below, b's key 3 comes after
+  // a's key 2, so a is called first.
+  std::vector<std::string> order;
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto recording = [&](std::string name) {
+      return [&order, name](std::vector<int> keys) -> asio::awaitable<std::vector<int>> {
+        std::string call = name + ":";
+        for (int k : keys) call += std::to_string(k) + ",";
+        order.push_back(call);
+        co_await sleep(5ms);
+        co_return keys;
+      };
+    };
+    batch_loader<int, int> a{ex, recording("a")};
+    batch_loader<int, int> b{ex, recording("b")};
+    auto b1 = b.load(1);  // (named: the order of calls is the test's subject)
+    auto a2 = a.load(2);
+    auto [x, y] = co_await sluice::when_all(std::move(b1), std::move(a2));
+    EXPECT_EQ(x + y, 3);
+    EXPECT_EQ(vnow(), 5ms);
+    auto b4 = b.load(4);
+    auto a5 = a.load(5);
+    auto b6 = b.load(6);
+    auto [p, q, r] = co_await sluice::when_all(std::move(b4), std::move(a5), std::move(b6));
+    EXPECT_EQ(p + q + r, 15);
+    EXPECT_EQ(vnow(), 10ms);
+  }());
+  EXPECT_EQ(order, (std::vector<std::string>{"b:1,", "a:2,", "a:5,", "b:4,6,"}));
+}
+
+TEST(BatchLoaderGraph, BatchFunctionsThatLoadFromAnotherLoaderShareItsRound) {
+  // The seed's test_db case: users and posts are object loaders over one store loader; a
+  // user batch and a post batch dispatched together issue their store loads in one pass, so
+  // the store sees one round trip for both object types.
+  store db{{{"user:1", "ann"}, {"user:2", "bob"}, {"post:7", "hi"}, {"post:8", "yo"}}};
+  auto r = run_virtual([&]() -> asio::awaitable<std::vector<std::string>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto rows = make_loader(ex, db);
+    auto objects = [&rows](std::string type) {
+      return [&rows, type](std::vector<int> ids) -> asio::awaitable<std::vector<std::string>> {
+        std::vector<std::string> keys;
+        for (int id : ids) keys.push_back(type + ":" + std::to_string(id));
+        auto got = co_await rows->load_many(keys);
+        for (auto& v : got) v = type + " " + v;
+        co_return got;
+      };
+    };
+    batch_loader<int, std::string> users{ex, objects("user")};
+    batch_loader<int, std::string> posts{ex, objects("post")};
+    auto [u1, p7, u2, p8] =
+        co_await sluice::when_all(users.load(1), posts.load(7), users.load(2), posts.load(8));
+    EXPECT_EQ(users.batches(), 1u);
+    EXPECT_EQ(posts.batches(), 1u);
+    co_return std::vector<std::string>{u1, p7, u2, p8};
+  }());
+  EXPECT_EQ(r, (std::vector<std::string>{"user ann", "post hi", "user bob", "post yo"}));
+  ASSERT_EQ(db.trips.size(), 1u);
+  EXPECT_EQ(db.trips[0], (std::vector<std::string>{"user:1", "user:2", "post:7", "post:8"}));
+  EXPECT_EQ(vnow(), 5ms);
+}
+
 }  // namespace

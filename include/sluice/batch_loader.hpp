@@ -4,6 +4,7 @@
 #pragma once
 
 #include "sluice/detail/asio_internals.hpp"
+#include "sluice/detail/batch_graph.hpp"
 #include "sluice/detail/block_cache.hpp"
 #include "sluice/detail/complete_soon.hpp"
 #include "sluice/detail/node_allocator.hpp"
@@ -18,6 +19,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
@@ -54,6 +56,14 @@ class batch_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown to a load that would wait on itself: made by a batch function (or code it awaits or
+/// spawns on its own executor) for a key that its own batch computes, directly or through
+/// batches of other loaders that wait on it. Without it such a load never completes.
+class batch_cycle_error : public batch_error {
+ public:
+  using batch_error::batch_error;
+};
+
 /// Coalesces `load(key)` calls into calls of a batch function.
 ///
 /// A round: every load requested while the executor still has ready work joins the pending
@@ -61,7 +71,8 @@ class batch_error : public std::runtime_error {
 /// its dispatcher, re-posted to the back of the executor's queue, has seen `quiet_passes`
 /// consecutive passes in which no new key arrived (default 3: enough for a continuation that hops
 /// through co_spawn and a when_all to issue its loads in the same round). Keys go into a batch in
-/// the order they were first requested; several loaders dispatch in the order their rounds began.
+/// the order they were first requested; loaders whose last keys came in the same pass dispatch in
+/// the order their rounds began (docs/batching.md).
 /// Keys already in flight are shared (one slot per key per round), always; with `cache`, a key
 /// loaded once is served from memory.
 ///
@@ -70,6 +81,12 @@ class batch_error : public std::runtime_error {
 /// key), or a map K -> V (a key it leaves out fails with batch_error). An exception from it
 /// fails every load of that batch. A cancelled load leaves its batch alone: the others still
 /// get their values. Not thread-safe: one executor (or strand).
+///
+/// A batch function may load from other loaders (and from its own, for keys outside its
+/// batch): those loads batch like any other. A load that closes a cycle (its key is computed by
+/// its own batch, or by a batch that waits on it) fails at once with batch_cycle_error instead
+/// of hanging. The batch function runs on the loader's executor tagged with its batch
+/// (detail::batch_executor): work it spawns on another executor is not followed.
 ///
 ///     sluice::batch_loader<int, user> users{ex, fetch_users};
 ///     user u = co_await users.load(42);
@@ -119,15 +136,27 @@ class batch_loader {
             }
             if (e->result) {  // its batch ended between the call and the co_await
               auto ex = boost::asio::get_associated_executor(handler);
-              boost::asio::post(ex, [h = std::move(handler), d = deliver{std::move(e)}]() mutable {
-                std::move(d)(std::move(h), nullptr);
-              });
+              boost::asio::post(ex,
+                                [h = std::move(handler), d = deliver{std::move(e), {}}]() mutable {
+                                  std::move(d)(std::move(h), nullptr);
+                                });
               return;
             }
+            detail::batch_wait cycle_watch;
+            if constexpr (std::is_same_v<boost::asio::associated_executor_t<decltype(handler)>,
+                                         boost::asio::any_io_executor>) {
+              if (auto* me = detail::batch_of(boost::asio::get_associated_executor(handler))) {
+                if (closes_cycle(*me, *e)) {
+                  detail::complete_soon(std::move(handler), cycle_error(*e), V{});
+                  return;
+                }
+                cycle_watch = detail::batch_wait(*me, &e->batch);
+              }
+            }
             auto& waiters = e->waiters;
-            waiters.template wait<void(std::exception_ptr, V)>(0, nullptr, std::move(handler),
-                                                               detail::cancel_mode::complete,
-                                                               deliver{std::move(e)});
+            waiters.template wait<void(std::exception_ptr, V)>(
+                0, nullptr, std::move(handler), detail::cancel_mode::complete,
+                deliver{std::move(e), std::move(cycle_watch)});
           },
           token, std::move(e), std::move(cached));
     }
@@ -147,12 +176,16 @@ class batch_loader {
         slots[i].cached.emplace(*cached);
     std::vector<V> out;
     out.reserve(slots.size());
+    detail::batch_node* me = nullptr;
     for (auto& [cached, e] : slots) {
       if (cached) {
         out.push_back(std::move(*cached));
         continue;
       }
-      if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
+      if (!e->result) {
+        if (!me) me = detail::batch_of(co_await boost::asio::this_coro::executor);
+        co_await wait_on(me, e);
+      }
       out.push_back(e->result->value());
     }
     co_return out;
@@ -272,6 +305,7 @@ class batch_loader {
   // block_cache (an entry may outlive its loader: a load resumed after the loader is gone).
   struct entry {
     key_slot* slot;  // the key's place in the table, until the entry's batch settles it
+    detail::batch_node* batch = nullptr;  // the batch call computing it, once dispatched
     std::optional<outcome<V>> result;
     detail::wait_queue<char> waiters;
     std::size_t refs = 0;
@@ -311,14 +345,37 @@ class batch_loader {
 
   // A load of a V that is not default-constructible (no placeholder to complete with).
   static boost::asio::awaitable<V> wait_for(entry_ref e) {
-    if (!e->result) co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
+    if (!e->result)
+      co_await wait_on(detail::batch_of(co_await boost::asio::this_coro::executor), e);
     co_return e->result->value();  // a copy per caller; rethrows the key's error
+  }
+
+  // A coroutine's wait for a key in flight; `me`: the batch its code belongs to, if any.
+  static boost::asio::awaitable<void> wait_on(detail::batch_node* me, const entry_ref& e) {
+    detail::batch_wait cycle_watch;
+    if (me) {
+      if (closes_cycle(*me, *e)) std::rethrow_exception(cycle_error(*e));
+      cycle_watch = detail::batch_wait(*me, &e->batch);
+    }
+    co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
+  }
+
+  // Whether code of batch `me` waiting on `e` would wait on itself.
+  static bool closes_cycle(const detail::batch_node& me, const entry& e) {
+    return e.batch && detail::closes_cycle(&me, e.batch);
+  }
+  static std::exception_ptr cycle_error(const entry& e) {
+    return std::make_exception_ptr(batch_cycle_error(
+        "batch_loader: a cycle: the load of key " + describe_key(e.slot->first) +
+        " was made by a batch function whose own batch (or a batch waiting on it) computes "
+        "that key, so it would wait on itself"));
   }
 
   // Completes a load's wait: the key's value (a copy per caller), or its error, or the
   // error of the wait itself (cancellation).
   struct deliver {
     entry_ref e;
+    detail::batch_wait cycle_watch;  // (ends first: it points into *e)
     template <class Handler>
     void operator()(Handler&& h, std::exception_ptr error) {
       if (!error) error = e->result->error();
@@ -394,23 +451,30 @@ class batch_loader {
       pending.reserve(round.size());  // the next round is likely as large
       const std::size_t chunk = opts.max_batch_size ? opts.max_batch_size : round.size();
       if (chunk >= round.size()) {
-        boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(round)),
-                              boost::asio::detached);
+        launch(std::move(round));
         return;
       }
-      for (std::size_t i = 0; i < round.size(); i += chunk) {
-        std::vector<entry_ref> part(
+      for (std::size_t i = 0; i < round.size(); i += chunk)
+        launch(std::vector<entry_ref>(
             std::make_move_iterator(round.begin() + std::ptrdiff_t(i)),
             std::make_move_iterator(round.begin() +
-                                    std::ptrdiff_t(std::min(round.size(), i + chunk))));
-        boost::asio::co_spawn(ex, run_batch(this->shared_from_this(), std::move(part)),
-                              boost::asio::detached);
-      }
+                                    std::ptrdiff_t(std::min(round.size(), i + chunk)))));
+    }
+
+    // One batch call, on the executor tagged with its node (see detail/batch_graph.hpp).
+    void launch(std::vector<entry_ref> part) {
+      auto node = std::make_shared<detail::batch_node>();
+      for (auto& e : part) e->batch = node.get();
+      detail::batch_executor on{ex, node.get()};
+      boost::asio::co_spawn(on,
+                            run_batch(this->shared_from_this(), std::move(part), std::move(node)),
+                            boost::asio::detached);
     }
 
     // Records a key's outcome: it leaves flight, and a value enters the cache. (A key's entry
     // is the one in flight until its batch ends: loads of the key meanwhile share it.)
     void settle(entry& e) {
+      e.batch = nullptr;
       auto& [key, c] = *std::exchange(e.slot, nullptr);
       c.set_flight(nullptr);
       if (c.value()) return;  // primed meanwhile
@@ -421,7 +485,8 @@ class batch_loader {
     }
 
     static boost::asio::awaitable<void> run_batch(std::shared_ptr<state> self,
-                                                  std::vector<entry_ref> part) {
+                                                  std::vector<entry_ref> part,
+                                                  std::shared_ptr<detail::batch_node> node) {
       std::vector<K> keys;
       keys.reserve(part.size());
       for (auto& e : part) keys.push_back(e->slot->first);
@@ -454,6 +519,7 @@ class batch_loader {
       // through a post each; they may go on to their next load. `part` keeps entries alive.
       for (auto& e : part) e->waiters.complete_all_inline();
       part.clear();
+      node.reset();
     }
 
     boost::asio::any_io_executor ex;
