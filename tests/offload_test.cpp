@@ -2,6 +2,8 @@
 // the tsan preset runs them). No timing is asserted; waits are on latches and conditions.
 #include <sluice/offload.hpp>
 #include <sluice/run.hpp>
+#include <sluice/send_generator.hpp>
+#include <sluice/when_all.hpp>
 
 #include "support.hpp"
 
@@ -12,6 +14,8 @@
 #include <chrono>
 #include <future>
 #include <latch>
+#include <mutex>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -210,9 +214,198 @@ TEST(ThreadsOffload, ClosingTheStreamStopsAnEndlessProducer) {
 
 TEST(ThreadsOffload, PoolSizeIsFixedOnceThePoolExists) {
   EXPECT_THROW(sluice::set_blocking_pool_size(0), std::invalid_argument);
-  (void)sluice::blocking_pool();
+  run_io(sluice::in_thread([] {}));
+  EXPECT_TRUE(sluice::blocking_pool().initialized());
   EXPECT_THROW(sluice::set_blocking_pool_size(4), std::logic_error);
   EXPECT_GE(sluice::blocking_pool_size(), 10u);
 }
 
+// ---- executor_pool: size, replacement and shutdown under the caller's control ---------------
+
+TEST(ThreadsExecutorPool, MadeOnFirstUseOrByInitializeAndGoneAfterShutdown) {
+  // The seed's test_executor_pool: shutdown of no pool does nothing; initialize makes one;
+  // initialize again replaces it; shutdown ends it; a use after it makes a new one.
+  sluice::executor_pool pool(3);
+  pool.shutdown(false);
+  EXPECT_FALSE(pool.initialized());
+  EXPECT_EQ(pool.threads(), 0u);
+  pool.initialize();
+  EXPECT_TRUE(pool.initialized());
+  EXPECT_EQ(pool.threads(), 3u);
+  pool.initialize(5);
+  EXPECT_EQ(pool.threads(), 5u);
+  pool.shutdown(true);
+  EXPECT_FALSE(pool.initialized());
+  EXPECT_EQ(run_io(sluice::in_pool(
+                pool, [](int x) { return x * 2; }, 21)),
+            42);
+  EXPECT_TRUE(pool.initialized());
+  EXPECT_EQ(pool.threads(), 3u);
+  EXPECT_THROW(pool.initialize(10'001), std::invalid_argument);
+  EXPECT_THROW(pool.set_default_threads(0), std::invalid_argument);
+  EXPECT_THROW(sluice::executor_pool(0), std::invalid_argument);
+}
+
+TEST(ThreadsExecutorPool, TheSizeBoundsTheCallsRunningAtOnce) {
+  sluice::executor_pool pool(2);
+  std::atomic<int> now{0}, peak{0};
+  run_io([&]() -> asio::awaitable<void> {
+    auto call = [&](int) -> asio::awaitable<void> {
+      co_await sluice::in_pool(pool, [&] {
+        const int n = ++now;
+        int p = peak.load();
+        while (n > p && !peak.compare_exchange_weak(p, n)) {
+        }
+        std::this_thread::sleep_for(5ms);
+        --now;
+      });
+    };
+    co_await sluice::run_on_each(call, std::views::iota(0, 12), {.max_at_once = 12});
+  }());
+  EXPECT_EQ(peak.load(), 2);
+}
+
+TEST(ThreadsExecutorPool, ReplacingThePoolLetsItsCallsFinishAndSendsNewOnesToTheNewOne) {
+  // A call blocked on the old pool when initialize() replaces it still completes (its caller
+  // resumes with its value); calls made after run on the new pool's threads.
+  sluice::executor_pool pool(1);
+  std::mutex gate;
+  std::unique_lock hold(gate);
+  std::thread::id old_thread, new_thread;
+  std::promise<void> started;
+  asio::io_context ctx;
+  int first = 0, second = 0;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        first = co_await sluice::in_pool(pool, [&] {
+          old_thread = std::this_thread::get_id();
+          started.set_value();
+          std::lock_guard wait_for_the_test(gate);
+          return 1;
+        });
+      },
+      asio::detached);
+  std::thread runner([&] { ctx.run(); });
+  started.get_future().wait();
+  pool.initialize(2);  // (the old pool's only thread is busy)
+  second = run_io(sluice::in_pool(pool, [&] {
+    new_thread = std::this_thread::get_id();
+    return 2;
+  }));
+  EXPECT_EQ(second, 2);
+  EXPECT_NE(new_thread, old_thread);
+  hold.unlock();
+  runner.join();
+  EXPECT_EQ(first, 1);
+  pool.shutdown(true);
+}
+
+TEST(ThreadsExecutorPool, ShutdownWithWaitReturnsOnceTheWorkHandedOverHasRun) {
+  sluice::executor_pool pool(2);
+  std::atomic<int> done{0};
+  for (int i = 0; i < 6; ++i)
+    pool.post([&] {
+      std::this_thread::sleep_for(10ms);
+      ++done;
+    });
+  pool.shutdown(false);  // at once; the work goes on
+  EXPECT_FALSE(pool.initialized());
+  pool.shutdown(true);
+  EXPECT_EQ(done.load(), 6);
+}
+
+TEST(ThreadsExecutorPool, ManyReplacementsInARow) {
+  sluice::executor_pool pool(2);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(run_io(sluice::in_pool(pool, [i] { return i; })), i);
+    pool.initialize();
+  }
+  pool.shutdown(true);
+  EXPECT_EQ(run_io(sluice::in_pool(pool, [] { return 7; })), 7);
+}
+
+// ---- send_generator: values sent into a blocking generator, one step per request --------------
+
+// The seed's generator: `x = yield 1; yield x + 10`, written as its steps.
+sluice::send_generator<int, int> yield_one_then_sent_plus_ten(std::atomic<int>& steps) {
+  return sluice::send_generator<int, int>(
+      [&steps, at = 0](std::optional<int> sent) mutable -> std::optional<int> {
+        ++steps;
+        switch (at++) {
+          case 0:
+            return 1;
+          case 1:
+            return sent.value_or(0) + 10;
+          default:
+            return std::nullopt;
+        }
+      });
+}
+
+TEST(ThreadsSendGenerator, ASentValueReachesTheGeneratorAndStepsRunOnlyWhenAsked) {
+  std::atomic<int> steps{0};
+  const auto caller = std::this_thread::get_id();
+  std::thread::id step_thread;
+  run_io([&]() -> asio::awaitable<void> {
+    auto g = yield_one_then_sent_plus_ten(steps);
+    std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(steps.load(), 0);  // nothing runs ahead
+    EXPECT_EQ(co_await g.next(), 1);
+    EXPECT_EQ(co_await g.send(5), 15);  // asend(5) after `x = yield 1` gives 15
+    EXPECT_EQ(steps.load(), 2);
+    EXPECT_FALSE(g.done());
+    EXPECT_EQ(co_await g.send(0), std::nullopt);
+    EXPECT_TRUE(g.done());
+    EXPECT_EQ(co_await g.next(), std::nullopt);  // done: step is not called again
+    EXPECT_EQ(steps.load(), 3);
+    auto where = sluice::send_generator<std::thread::id, int>(
+        [](std::optional<int>) -> std::optional<std::thread::id> {
+          return std::this_thread::get_id();
+        });
+    step_thread = *co_await where.next();
+  }());
+  EXPECT_NE(step_thread, caller);
+}
+
+TEST(ThreadsSendGenerator, AnExceptionReachesTheCallerAndEndsTheGenerator) {
+  int calls = 0;
+  run_io([&]() -> asio::awaitable<void> {
+    sluice::send_generator<int, std::string> g(
+        [&calls](std::optional<std::string> s) -> std::optional<int> {
+          ++calls;
+          if (s && *s == "bad") throw std::invalid_argument("bad value sent");
+          return int(s ? s->size() : 0);
+        });
+    EXPECT_EQ(co_await g.send("abc"), 3);
+    bool threw = false;
+    try {
+      (void)co_await g.send("bad");
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    EXPECT_TRUE(threw);
+    EXPECT_EQ(co_await g.send("more"), std::nullopt);
+  }());
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(ThreadsSendGenerator, OneStepAtATime) {
+  static std::atomic<int> steps{0};  // (the step given up may still run after the test)
+  run_io([&]() -> asio::awaitable<void> {
+    auto g = yield_one_then_sent_plus_ten(steps);
+    auto first = g.next();  // (awaitables start when awaited)
+    auto second = g.send(1);
+    std::string error;
+    auto both = [&]() -> asio::awaitable<void> {
+      try {
+        co_await sluice::when_all(std::move(first), std::move(second));
+      } catch (const std::logic_error& e) {
+        error = e.what();
+      }
+    };
+    co_await both();
+    EXPECT_NE(error.find("one step at a time"), std::string::npos) << error;
+  }());
+}
 }  // namespace

@@ -3,6 +3,7 @@
 // becomes a sluice::stream (generate_in_thread).
 #pragma once
 
+#include "sluice/executor_pool.hpp"
 #include "sluice/stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -37,15 +38,16 @@
 
 namespace sluice {
 
-/// The pool in_thread uses, created on first use with blocking_pool_size() threads and
-/// joined at exit (static destruction; no detached threads).
-boost::asio::thread_pool& blocking_pool();
+/// The pool in_thread uses: 10 x cores threads unless told otherwise, made on first use, and
+/// joined at exit (static destruction; no detached threads). Its size, replacement and
+/// shutdown are the caller's (executor_pool): `sluice::blocking_pool().initialize(64)`.
+executor_pool& blocking_pool();
 /// The pool in_cpu_pool uses: one thread per core.
-boost::asio::thread_pool& cpu_pool();
-/// Threads of the blocking pool: 10 x cores unless set before its first use.
+executor_pool& cpu_pool();
+/// The blocking pool's default size.
 std::size_t blocking_pool_size() noexcept;
-/// Sets the blocking pool's size. Throws std::logic_error once the pool exists, and
-/// std::invalid_argument for 0.
+/// Sets the blocking pool's size before its first use. Throws std::logic_error once the pool
+/// exists (blocking_pool().initialize(n) replaces it instead), and std::invalid_argument for 0.
 void set_blocking_pool_size(std::size_t threads);
 
 namespace detail {
@@ -57,8 +59,7 @@ using offload_value = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 /// Cancellation completes the caller at once with operation_aborted; the call itself runs
 /// to its end on its thread and its result is dropped there.
 template <class F, class CompletionToken = const boost::asio::use_awaitable_t<>&>
-auto offload(boost::asio::thread_pool& pool, F f,
-             CompletionToken&& token = boost::asio::use_awaitable) {
+auto offload(executor_pool& pool, F f, CompletionToken&& token = boost::asio::use_awaitable) {
   using R = std::invoke_result_t<F&>;
   using V = std::optional<offload_value<R>>;
   return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, V)>(
@@ -97,7 +98,7 @@ auto offload(boost::asio::thread_pool& pool, F f,
                 });
               });
         }
-        boost::asio::post(pool, [st, f = std::move(f)]() mutable {
+        pool.post([st, f = std::move(f)]() mutable {
           std::exception_ptr error;
           V value;
           try {
@@ -133,7 +134,7 @@ template <class F, class... Args>
 using call_result_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
 
 template <class R, class Bound>
-boost::asio::awaitable<R> offload_to(boost::asio::thread_pool& pool, Bound bound) {
+boost::asio::awaitable<R> offload_to(executor_pool& pool, Bound bound) {
   auto v = co_await offload(pool, std::move(bound));
   if constexpr (!std::is_void_v<R>) co_return std::move(*v);
 }
@@ -152,6 +153,14 @@ template <class F, class... Args>
 boost::asio::awaitable<detail::call_result_t<F, Args...>> in_thread(F&& fn, Args&&... args) {
   return detail::offload_to<detail::call_result_t<F, Args...>>(
       blocking_pool(), detail::bind_call(std::forward<F>(fn), std::forward<Args>(args)...));
+}
+
+/// Like in_thread, on `pool`: a pool of the caller's (4 threads for a database, say).
+template <class F, class... Args>
+boost::asio::awaitable<detail::call_result_t<F, Args...>> in_pool(executor_pool& pool, F&& fn,
+                                                                  Args&&... args) {
+  return detail::offload_to<detail::call_result_t<F, Args...>>(
+      pool, detail::bind_call(std::forward<F>(fn), std::forward<Args>(args)...));
 }
 
 /// Like in_thread, on the CPU pool (one thread per core), for CPU-bound work.
@@ -174,7 +183,7 @@ class thread_generator final : public stream<T>::impl,
   boost::asio::awaitable<std::optional<T>> next() override {
     if (!started_) {
       started_ = true;
-      boost::asio::post(blocking_pool(), [self = this->shared_from_this()] { self->produce(); });
+      blocking_pool().post([self = this->shared_from_this()] { self->produce(); });
     }
     for (;;) {
       {
