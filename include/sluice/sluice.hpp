@@ -27,6 +27,8 @@
 #include "sluice/options.hpp"
 #include "sluice/outcome.hpp"
 #include "sluice/process.hpp"
+#include "sluice/process_codec.hpp"
+#include "sluice/process_pool.hpp"
 #include "sluice/progress.hpp"
 #include "sluice/rate_limiter.hpp"
 #include "sluice/resumable_file.hpp"
