@@ -74,6 +74,9 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("-i,--input", f.input, "Read inputs from FILE (default: standard input)");
   run.add_flag("--jsonl", f.jsonl, "Inputs are JSON Lines (each line an object)");
   run.add_flag("--lines", f.lines, "Inputs are text lines, even if they look like JSON");
+  run.add_flag("--skip-empty", f.skip_empty,
+               "Skip empty input lines and ::: arguments (by default each is a task, as in "
+               "GNU parallel)");
   run.add_option("--key", f.key, "The field (a.b for nested) that identifies a JSON Lines input");
   if (commands) {
     run.add_flag("--shell", f.shell,
@@ -221,6 +224,7 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   if (!f.input.empty()) c.input = f.input;
   if (f.jsonl && f.lines) throw usage_error("--jsonl and --lines contradict each other");
   c.format = f.jsonl ? input_format::jsonl : f.lines ? input_format::lines : input_format::detect;
+  c.skip_empty = f.skip_empty;
   c.key = f.key;
   if (!c.key.empty() && f.lines) throw usage_error("--key needs JSON Lines input, not --lines");
   c.shell = f.shell;

@@ -42,7 +42,7 @@ struct run_flags {
   std::uint64_t shared_max_at_once = 0;      // --shared-max-at-once
   bool worker = false;  // sluice worker: --redis is the queue's, limits optional
   std::uint32_t retries = 0;
-  bool keep_order = false, shell = false, jsonl = false, lines = false;
+  bool keep_order = false, shell = false, jsonl = false, lines = false, skip_empty = false;
   std::string input, key, output, joblog;
   std::size_t output_cap = 1u << 20;
   bool retry_failed = false, dedupe = false, dry_run = false, stats = false, noop = false;

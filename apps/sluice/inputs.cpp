@@ -10,6 +10,7 @@
 #include <stdio_ext.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -45,10 +46,12 @@ std::string fmt_whole(double d) {
   return std::to_string(static_cast<std::uint64_t>(d));
 }
 
-// Lines of a FILE, without their '\n' (and a '\r' before it); empty lines are skipped.
+// Lines of a FILE, without their '\n' (and a '\r' before it). An empty line is an input,
+// as in GNU parallel, unless `skip_empty`.
 class line_source {
  public:
-  line_source(std::FILE* f, bool owned) : f_(f), owned_(owned) {}
+  line_source(std::FILE* f, bool owned, bool skip_empty)
+      : f_(f), owned_(owned), skip_empty_(skip_empty) {}
   ~line_source() {
     std::free(buf_);
     if (owned_) std::fclose(f_);
@@ -56,7 +59,7 @@ class line_source {
   line_source(const line_source&) = delete;
   line_source& operator=(const line_source&) = delete;
 
-  /// The next non-empty line and its number, or false at the end.
+  /// The next line and its number, or false at the end.
   bool next(std::string& out, std::size_t& number) {
     for (;;) {
       const ssize_t n = ::getline(&buf_, &cap_, f_);
@@ -68,7 +71,7 @@ class line_source {
       std::size_t len = static_cast<std::size_t>(n);
       if (len > 0 && buf_[len - 1] == '\n') --len;
       if (len > 0 && buf_[len - 1] == '\r') --len;
-      if (len == 0) continue;
+      if (len == 0 && skip_empty_) continue;
       out.assign(buf_, len);
       number = line_;
       return true;
@@ -78,6 +81,7 @@ class line_source {
  private:
   std::FILE* f_;
   bool owned_;
+  bool skip_empty_;
   char* buf_ = nullptr;
   std::size_t cap_ = 0;
   std::size_t line_ = 0;
@@ -154,7 +158,9 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
   if (c.has_args) {
     name_ = ":::";
     jsonl_ = c.format == input_format::jsonl;
+    skip_empty_args_ = c.skip_empty;
     total_ = c.args.size();
+    if (c.skip_empty) *total_ -= std::size_t(std::count(c.args.begin(), c.args.end(), ""));
     src_->from.emplace<std::vector<std::string>>(c.args);
     return;
   }
@@ -172,8 +178,14 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
                   per_key_field_);
         ++rows;
       }
-      jsonl_ = true;
-      total_ = rows;
+      // (A file of blank lines only holds no JSON object: lines, each an empty input, unless
+      // an option needs rows.)
+      const bool needs_rows = !key_field_.empty() || !fields_.empty() || !cost_field_.empty() ||
+                              !per_key_field_.empty();
+      if (rows > 0 || c.format == input_format::jsonl || needs_rows) {
+        jsonl_ = true;
+        total_ = rows;
+      }
     } catch (const jsonl_error& e) {
       // A line that is not a JSON object makes the input text lines, unless --jsonl says it
       // is JSON Lines, or --key needs it to be: then that line is the error.
@@ -186,7 +198,7 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
     }
   }
   if (file && !jsonl_) {
-    line_source count(open_input(c.input), true);
+    line_source count(open_input(c.input), true, c.skip_empty);
     std::string l;
     std::size_t n = 0, rows = 0;
     while (count.next(l, n)) ++rows;
@@ -197,7 +209,7 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
   if (jsonl_)
     src_->from.emplace<jsonl_reader>(c.input == "-" ? "/dev/stdin" : c.input);
   else
-    src_->from.emplace<line_source>(open_input(c.input), c.input != "-");
+    src_->from.emplace<line_source>(open_input(c.input), c.input != "-", c.skip_empty);
 }
 
 input_reader::~input_reader() = default;
@@ -206,6 +218,7 @@ std::optional<input_item> input_reader::next() {
   std::string text;
   std::size_t line = 0;
   if (auto* args = std::get_if<std::vector<std::string>>(&src_->from)) {
+    while (skip_empty_args_ && src_->arg < args->size() && (*args)[src_->arg].empty()) ++src_->arg;
     if (src_->arg == args->size()) return std::nullopt;
     line = ++src_->arg;
     text = std::move((*args)[line - 1]);

@@ -4,7 +4,8 @@
 //
 // Format rule: --jsonl or --lines decide. Otherwise a regular file is read once up front and
 // is JSON Lines when every non-blank line is a JSON object; standard input, a pipe and :::
-// arguments are lines. Blank lines are skipped either way.
+// arguments are lines. An empty line (or ::: argument) is an input, as in GNU parallel, unless
+// --skip-empty; a blank line of JSON Lines is skipped.
 #pragma once
 
 #include "placeholders.hpp"
@@ -97,6 +98,7 @@ class input_reader {
   double most_cost_ = 4294967295.0;  // a --cost above it never fits
   std::vector<std::string> fields_;
   bool jsonl_ = false;
+  bool skip_empty_args_ = false;  // --skip-empty with ::: arguments
   std::optional<std::size_t> total_;
   std::unique_ptr<source> src_;
   std::size_t seq_ = 0;

@@ -26,7 +26,8 @@ struct run_config {
   bool has_args = false;          // ::: was given (possibly with no input after it)
   std::string input = "-";        // a file, or - for standard input
   input_format format = input_format::detect;
-  std::string key;  // --key FIELD (JSON Lines)
+  bool skip_empty = false;  // --skip-empty: empty lines and ::: arguments are not inputs
+  std::string key;          // --key FIELD (JSON Lines)
   bool shell = false;
   bool noop = false;  // --noop: no command; each task succeeds at once (noop_task.hpp)
 

@@ -45,13 +45,40 @@ TEST(Cli, AppendsTheInputWhenTheCommandHasNoPlaceholder) {
   EXPECT_EQ(r.out, "pre 1pre 2");
 }
 
-TEST(Cli, ReadsLinesFromStdinAndFromAFileSkippingEmptyLines) {
+TEST(Cli, ReadsLinesFromStdinAndFromAFile) {
   temp_dir d;
   auto r = sluice(d, {"run", "-k", "--", "echo", "<{}>"}, "a\n\nb\r\nc");
-  EXPECT_EQ(r.out, "<a>\n<b>\n<c>\n");
+  EXPECT_EQ(r.out, "<a>\n<>\n<b>\n<c>\n");
   write_file(d / "in.txt", "x\ny\n");
   r = sluice(d, {"run", "-k", "-i", "in.txt", "--", "echo", "{#}:{}"});
   EXPECT_EQ(r.out, "1:x\n2:y\n");
+}
+
+TEST(Cli, AnEmptyLineIsATaskAsInGnuParallelUnlessSkipEmpty) {
+  // `echo "" | parallel echo x{}` prints "x": an empty line (or ::: argument) is an input.
+  temp_dir d;
+  write_file(d / "in.txt", "a\n\n\r\nb\n");
+  auto r = sluice(d, {"run", "-k", "-i", "in.txt", "--", "echo", "{#}:x{}"});
+  EXPECT_EQ(r.out, "1:xa\n2:x\n3:x\n4:xb\n");
+  r = sluice(d, {"run", "-k", "--", "echo", "x{}", ":::", "a", "", "b"});
+  EXPECT_EQ(r.out, "xa\nx\nxb\n");
+  // Two empty lines are the empty input twice (occurrences 1 and 2); a rerun skips them.
+  r = sluice(d, {"run", "-o", "r.jsonl", "-i", "in.txt", "--", "echo"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto rows = rows_of(d / "r.jsonl");
+  ASSERT_EQ(rows.size(), 4u);
+  std::multiset<std::string> seen;
+  for (auto& row : rows)
+    seen.insert(str(row["key"]) + "#" + std::to_string(row["occurrence"].to_number<int>()));
+  EXPECT_EQ(seen, (std::multiset<std::string>{"a#1", "#1", "#2", "b#1"}));
+  r = sluice(d, {"run", "-o", "r.jsonl", "-i", "in.txt", "--", "false"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(rows_of(d / "r.jsonl").size(), 4u);
+  // --skip-empty: empty lines are not inputs ({#} numbers the tasks).
+  r = sluice(d, {"run", "-k", "--skip-empty", "-i", "in.txt", "--", "echo", "{#}:x{}"});
+  EXPECT_EQ(r.out, "1:xa\n2:xb\n");
+  r = sluice(d, {"run", "-k", "--skip-empty", "--", "echo", "x{}", ":::", "", "a", "", "b", ""});
+  EXPECT_EQ(r.out, "xa\nxb\n");
 }
 
 TEST(Cli, ExpandsGnuParallelReplacementStrings) {
