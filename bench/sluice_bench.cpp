@@ -15,6 +15,9 @@
 //       batch_loader whose batch function returns at once: batches of `limit` keys
 //       variants: cache (default), nocache; many: one coroutine, load_many of `limit` keys.
 //       Prints ns_per_load and the batch count.
+//   in_process  n calls of a function adding two ints, `limit` coroutines calling at once:
+//       variants: process (default), through a process_pool of `limit` forked workers;
+//       thread, through an executor_pool of `limit` threads (in_pool). Prints us_per_call.
 //   resume_scan  N ROW_BYTES [FILE]: create_or_resume over a complete results file of N rows
 //       (written first if FILE is missing or of another size); prints mb_per_s
 //   append  N ROW_BYTES [default|each_row]: N rows through jsonl_writer with that fsync
@@ -49,6 +52,11 @@ using clk = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
+
+// What in_process calls: a plain function of the program.
+std::size_t add_one(std::size_t i) {
+  return i + 1;
+}
 
 asio::awaitable<std::size_t> noop(std::size_t i) {
   co_return i;
@@ -107,6 +115,12 @@ int main(int argc, char** argv) {
   std::string variant = argc > 4 ? argv[4] : (wl == "w2" ? "run_all" : "run_on_each");
 
   if (wl == "batch_load" && argc <= 4) variant = "cache";
+  if (wl == "in_process" && argc <= 4) variant = "process";
+  // (made before any thread: the fork server is a copy of the program as it is now)
+  std::optional<sluice::process_pool> processes;
+  std::optional<sluice::executor_pool> threads;
+  if (wl == "in_process" && variant == "process") processes.emplace(limit);
+  if (wl == "in_process" && variant == "thread") threads.emplace(limit);
   asio::io_context ctx{1};
   result r;
   std::size_t batches = 0;
@@ -181,6 +195,17 @@ int main(int argc, char** argv) {
             r.count += res.ok();
           },
           std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
+    } else if (wl == "in_process") {
+      co_await sluice::run_on_each(
+          [&](std::size_t i) -> asio::awaitable<void> {
+            std::size_t v = 0;  // (no co_await in a conditional expression: GCC 12)
+            if (processes)
+              v = co_await sluice::in_process(*processes, add_one, i);
+            else
+              v = co_await sluice::in_pool(*threads, add_one, i);
+            r.count += v == i + 1;
+          },
+          std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
     } else if (wl == "w2") {
       auto tasks = std::views::iota(std::size_t{0}, n) |
                    std::views::transform([](std::size_t i) { return [i] { return noop(i); }; });
@@ -240,7 +265,7 @@ int main(int argc, char** argv) {
     r.wall_ns = std::chrono::duration<double, std::nano>(clk::now() - t0).count();
   };
   if (wl != "w1" && wl != "w2" && wl != "w3" && wl != "w4" && wl != "w5" && wl != "batch_load" &&
-      wl != "scope" && wl != "spawn" && wl != "floor")
+      wl != "scope" && wl != "spawn" && wl != "floor" && wl != "in_process")
     return usage();
   asio::co_spawn(ctx, body(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
@@ -260,6 +285,14 @@ int main(int argc, char** argv) {
         "peer=sluice-%s workload=batch_load n=%zu batch=%zu wall_ms=%.1f ns_per_load=%.1f "
         "batches=%zu\n",
         variant.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / double(n), batches);
+    return 0;
+  }
+  if (wl == "in_process") {
+    std::printf(
+        "peer=sluice-in_process-%s workload=in_process n=%zu limit=%zu wall_ms=%.1f "
+        "us_per_call=%.2f ns_per_call=%.0f\n",
+        variant.c_str(), n, limit, r.wall_ns / 1e6, r.wall_ns / 1e3 / double(n),
+        r.wall_ns / double(n));
     return 0;
   }
   if (wl == "spawn") {

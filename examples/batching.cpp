@@ -50,30 +50,23 @@ struct result {
 };
 
 result run(int users, bool batched) {
-  asio::io_context ctx;
   store db;
   long checksum = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        sluice::batch_loader<int, int> loader{
-            ex, [&](std::vector<int> ids) { return db.get(std::move(ids)); }};
-        fetch_fn fetch =
-            batched ? fetch_fn([&](int id) { return loader.load(id, asio::use_awaitable); })
-                    : fetch_fn([&](int id) -> asio::awaitable<int> {
-                        std::vector<int> one(1, id);
-                        co_return (co_await db.get(std::move(one)))[0];
-                      });
-        co_await sluice::run_on_each(
-            [&](int u) -> asio::awaitable<void> {
-              checksum += co_await friend_of_friend(fetch, u);
-            },
-            std::views::iota(0, users));
-      },
-      asio::detached);
-  ctx.run();
+  sluice::run([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    sluice::batch_loader<int, int> loader{
+        ex, [&](std::vector<int> ids) { return db.get(std::move(ids)); }};
+    fetch_fn fetch = batched
+                         ? fetch_fn([&](int id) { return loader.load(id, asio::use_awaitable); })
+                         : fetch_fn([&](int id) -> asio::awaitable<int> {
+                             std::vector<int> one(1, id);
+                             co_return (co_await db.get(std::move(one)))[0];
+                           });
+    co_await sluice::run_on_each(
+        [&](int u) -> asio::awaitable<void> { checksum += co_await friend_of_friend(fetch, u); },
+        std::views::iota(0, users));
+  });
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return {ms, db.round_trips, checksum};

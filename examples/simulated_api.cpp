@@ -22,7 +22,6 @@ int main(int argc, char** argv) {
   const std::size_t max_at_once = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 50;
   const double max_per_second = argc > 3 ? std::atof(argv[3]) : 2000;
 
-  asio::io_context ctx;
   std::mt19937 rng(7);
   int in_flight = 0, peak = 0, ok = 0;
   std::size_t failed = 0;
@@ -39,21 +38,17 @@ int main(int argc, char** argv) {
   };
 
   const auto t0 = std::chrono::steady_clock::now();
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        try {
-          co_await sluice::run_on_each(call_api, std::views::iota(0, calls),
-                                       {.max_at_once = max_at_once,
-                                        .max_per_second = max_per_second,
-                                        .errors = sluice::error_policy::keep_going});
-        } catch (const sluice::task_errors& e) {
-          failed = e.errors().size();
-          std::printf("failures: %s\n", e.what());
-        }
-      },
-      asio::detached);
-  ctx.run();
+  sluice::run([&]() -> asio::awaitable<void> {
+    try {
+      co_await sluice::run_on_each(call_api, std::views::iota(0, calls),
+                                   {.max_at_once = max_at_once,
+                                    .max_per_second = max_per_second,
+                                    .errors = sluice::error_policy::keep_going});
+    } catch (const sluice::task_errors& e) {
+      failed = e.errors().size();
+      std::printf("failures: %s\n", e.what());
+    }
+  });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::printf("calls: %d (ok %d, failed %zu)\n", calls, ok, failed);
