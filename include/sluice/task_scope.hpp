@@ -396,17 +396,20 @@ class scope_state final : public std::enable_shared_from_this<scope_state<Clock>
     }
 
     // (A job that cannot be made, its function's move throwing, say, is the submitter's
-    // error: the handler has not been moved from when that throws.)
+    // error, as on the fast path, where try_now() runs in the awaiting coroutine.)
     template <class Handler>
     void start(Handler&& handler) && {
+      std::optional<job<T>> j;
       try {
-        if (auto j = try_now()) [[likely]]
-          complete_soon(std::move(handler), std::exception_ptr(), std::move(*j));
-        else
-          s->template wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
+        j = try_now();
       } catch (...) {
         complete_soon(std::move(handler), std::current_exception(), job<T>());
+        return;
       }
+      if (j) [[likely]]
+        complete_soon(std::move(handler), std::exception_ptr(), std::move(*j));
+      else
+        s->template wait_to_submit<T>(std::move(handler), std::move(fn), std::move(args));
     }
   };
 

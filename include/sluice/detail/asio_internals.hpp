@@ -17,6 +17,13 @@
 //    free place cost no suspension; docs/benchmarks.md ("The Asio fast path") says what it is
 //    worth.
 //
+// 3. A fast path (SLUICE_ASIO_FAST_PATHS): resumes_a_coroutine<Handler> tells the handler of
+//    an Asio coroutine awaiting an operation (a subclass of detail::awaitable_thread): the
+//    operation's initiation runs inside that coroutine's thread of execution, so
+//    detail::complete_soon may call the handler there without asking whether its executor runs
+//    on this thread. On the portable path it is false for every handler, and complete_soon
+//    asks (the answer is the same; the question costs a little).
+//
 // The CMake option SLUICE_ASIO_FAST_PATHS (ON by default on Boost 1.81, OFF on any other)
 // sets the macro for the library and its users; the portable build (OFF) uses no Asio
 // internal but the repair, and CI runs the whole suite that way (the asan preset).
@@ -57,10 +64,19 @@ std::exception_ptr& operator*(Result& r) noexcept {
 #endif
 
 #if SLUICE_ASIO_FAST_PATHS
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <optional>
+#include <type_traits>
 #include <utility>
+
+namespace sluice::detail {
+template <class Handler>
+inline constexpr bool resumes_a_coroutine = std::is_base_of_v<
+    boost::asio::detail::awaitable_thread<typename boost::asio::associated_executor<Handler>::type>,
+    Handler>;
+}  // namespace sluice::detail
 
 namespace sluice::detail {
 template <class Impl>
@@ -107,4 +123,9 @@ class awaitable_async_op<Signature, sluice::detail::immediate_operation<Impl>, E
 };
 
 }  // namespace boost::asio::detail
+#else
+namespace sluice::detail {
+template <class Handler>
+inline constexpr bool resumes_a_coroutine = false;
+}  // namespace sluice::detail
 #endif

@@ -7,6 +7,7 @@
 // queue and cannot exhaust the stack.
 #pragma once
 
+#include "sluice/detail/asio_internals.hpp"
 #include "sluice/detail/block_cache.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -67,13 +68,6 @@ struct inline_completions {
 
 constinit inline thread_local inline_completions completions_here;
 
-/// True for the handler of an Asio coroutine awaiting an operation: the operation's initiation
-/// runs inside that coroutine's thread of execution, so the handler may be called there.
-template <class Handler>
-inline constexpr bool resumes_a_coroutine = std::is_base_of_v<
-    boost::asio::detail::awaitable_thread<typename boost::asio::associated_executor<Handler>::type>,
-    Handler>;
-
 /// Deeper than this, a completion is parked (and the stack unwinds first).
 inline constexpr unsigned max_inline_completions = 4;
 
@@ -105,7 +99,7 @@ template <class Handler, class... Args>
 template <class Handler, class... Args>
 void complete_soon(Handler&& handler, Args&&... args) {
   static_assert(!std::is_lvalue_reference_v<Handler>, "complete_soon takes the handler over");
-  if constexpr (!resumes_a_coroutine<Handler>) {
+  if constexpr (!resumes_a_coroutine<Handler>) {  // (detail/asio_internals.hpp)
     auto ex = boost::asio::get_associated_executor(handler);
     if (!runs_here(ex)) {
       boost::asio::post(ex, [h = std::move(handler),
