@@ -2,6 +2,7 @@
 
 #include <sluice/redis_client.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <thread>
@@ -197,6 +198,48 @@ cli::shard parse_shard(const std::string& text) {
 }
 
 }  // namespace
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+void check_unknown_option(const CLI::App& sub, const std::vector<std::string>& rest) {
+  if (rest.empty()) return;
+  const std::string& word = rest.front();
+  if (word.size() < 2 || word[0] != '-' || word == "--") return;
+  const std::string name = word.substr(0, word.find('='));
+  std::string nearest;
+  std::size_t best = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const CLI::Option* o : sub.get_options()) {
+    std::vector<std::string> names;
+    for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+    for (const auto& s : o->get_snames()) names.push_back("-" + s);
+    for (const auto& n : names)
+      if (const std::size_t d = edit_distance(name, n); d < best) {
+        best = d;
+        nearest = n;
+      }
+  }
+  throw usage_error("unknown option " + name + " for sluice " + sub.get_name() +
+                    (nearest.empty() ? "" : " (did you mean " + nearest + "?)") + "; 'sluice " +
+                    sub.get_name() + " --help' lists them, and a command that starts with - " +
+                    "goes after --");
+}
 
 run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal,
                      bool commands) {

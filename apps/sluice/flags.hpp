@@ -22,6 +22,12 @@ class usage_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Throws usage_error when what CLI11 left after `sub`'s flags starts with an option it does
+/// not know (`sluice run --bogus -- echo`): an unknown option before the command, or before
+/// `--`, is an error naming it, with the nearest known option when one is close, not the
+/// command's first word.
+void check_unknown_option(const CLI::App& sub, const std::vector<std::string>& rest);
+
 /// The flags as given, before checking.
 struct run_flags {
   std::string jobs;  // empty: the number of cores

@@ -122,6 +122,7 @@ int run_main(int argc, char** argv) {
     const bool tty = ::isatty(STDERR_FILENO) == 1;
     if (http->parsed()) {
       auto rest = http->remaining();
+      check_unknown_option(*http, rest);
       for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
       run_config c = to_config(http_common, std::move(rest), tty, false);
       http_config h = to_http_config(http_only, c);
@@ -132,6 +133,7 @@ int run_main(int argc, char** argv) {
     if (merge->parsed()) return merge_results(merge_parts, merge_out);
     if (worker->parsed()) {
       auto rest = worker->remaining();
+      check_unknown_option(*worker, rest);
       for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
       if (worker_f.http) {
         run_config c = to_config(worker_run, std::move(rest), tty, false);
@@ -141,6 +143,7 @@ int run_main(int argc, char** argv) {
       return run_worker(to_config(worker_run, std::move(rest), tty), worker_f);
     }
     auto rest = run->remaining();
+    check_unknown_option(*run, rest);
     for (auto& arg : app.remaining()) rest.push_back(std::move(arg));
     const run_config c = to_config(flags, std::move(rest), tty);
     return run_command(c);
