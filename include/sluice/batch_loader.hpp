@@ -145,12 +145,10 @@ class batch_loader {
             detail::batch_wait cycle_watch;
             if constexpr (std::is_same_v<boost::asio::associated_executor_t<decltype(handler)>,
                                          boost::asio::any_io_executor>) {
-              if (auto* me = detail::batch_of(boost::asio::get_associated_executor(handler))) {
-                if (closes_cycle(*me, *e)) {
-                  detail::complete_soon(std::move(handler), cycle_error(*e), V{});
-                  return;
-                }
-                cycle_watch = detail::batch_wait(*me, &e->batch);
+              auto* me = detail::batch_of(boost::asio::get_associated_executor(handler));
+              if (auto cycle = watch_wait(me, *e, cycle_watch)) {
+                detail::complete_soon(std::move(handler), std::move(cycle), V{});
+                return;
               }
             }
             auto& waiters = e->waiters;
@@ -353,22 +351,22 @@ class batch_loader {
   // A coroutine's wait for a key in flight; `me`: the batch its code belongs to, if any.
   static boost::asio::awaitable<void> wait_on(detail::batch_node* me, const entry_ref& e) {
     detail::batch_wait cycle_watch;
-    if (me) {
-      if (closes_cycle(*me, *e)) std::rethrow_exception(cycle_error(*e));
-      cycle_watch = detail::batch_wait(*me, &e->batch);
-    }
+    if (auto cycle = watch_wait(me, *e, cycle_watch)) std::rethrow_exception(cycle);
     co_await e->waiters.wait(0, nullptr, boost::asio::deferred);
   }
 
-  // Whether code of batch `me` waiting on `e` would wait on itself.
-  static bool closes_cycle(const detail::batch_node& me, const entry& e) {
-    return e.batch && detail::closes_cycle(&me, e.batch);
-  }
-  static std::exception_ptr cycle_error(const entry& e) {
-    return std::make_exception_ptr(batch_cycle_error(
-        "batch_loader: a cycle: the load of key " + describe_key(e.slot->first) +
-        " was made by a batch function whose own batch (or a batch waiting on it) computes "
-        "that key, so it would wait on itself"));
+  // Code of batch `me` (if any) is about to wait on `e`: the cycle error if that wait would
+  // wait on itself; otherwise the wait is recorded in `watch` (for as long as it lives).
+  static std::exception_ptr watch_wait(detail::batch_node* me, const entry& e,
+                                       detail::batch_wait& watch) {
+    if (!me) return nullptr;
+    if (e.batch && detail::closes_cycle(me, e.batch))
+      return std::make_exception_ptr(batch_cycle_error(
+          "batch_loader: a cycle: the load of key " + describe_key(e.slot->first) +
+          " was made by a batch function whose own batch (or a batch waiting on it) computes "
+          "that key, so it would wait on itself"));
+    watch = detail::batch_wait(*me, &e.batch);
+    return nullptr;
   }
 
   // Completes a load's wait: the key's value (a copy per caller), or its error, or the
