@@ -8,6 +8,7 @@
 #include <sluice/limit_set.hpp>
 #include <sluice/redis_client.hpp>
 #include <sluice/redis_limit.hpp>
+#include <sluice/run_sync.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -48,22 +49,13 @@ template <class Work>
 auto run_on(asio::io_context& io, Work work, std::chrono::seconds limit = 30s) {
   using T = typename awaited<typename std::conditional_t<
       std::is_invocable_v<Work>, std::invoke_result<Work>, std::type_identity<Work>>::type>::type;
-  std::exception_ptr error;
-  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> result;
-  bool done = false;
-  asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, auto... v) {
-    error = e;
-    if constexpr (!std::is_void_v<T>) {
-      if (!e) result.emplace(std::move(v)...);
-    }
-    done = true;
-  });
+  sluice::detail::spawn_result<T> r;  // (what sluice::run keeps of a coroutine's end)
+  asio::co_spawn(io, std::move(work), r.handler());
   const auto deadline = clock_type::now() + limit;
   io.restart();
-  while (!done && clock_type::now() < deadline) io.run_one_for(100ms);
-  if (!done) throw std::runtime_error("the test's coroutine did not finish in time");
-  if (error) std::rethrow_exception(error);
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
+  while (!r.done && clock_type::now() < deadline) io.run_one_for(100ms);
+  if (!r.done) throw std::runtime_error("the test's coroutine did not finish in time");
+  return r.take();
 }
 
 redis_config config_of(const redis_server& s, std::chrono::milliseconds timeout = 2000ms) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sluice/errors.hpp>
+#include <sluice/run_sync.hpp>
 #include <sluice/testing/manual_clock.hpp>
 
 #include <boost/asio.hpp>
@@ -48,19 +49,10 @@ inline manual_clock::duration vnow() {
 template <class T, class Drive>
 T run_to_end(asio::awaitable<T> aw, Drive drive) {
   asio::io_context ctx;
-  std::exception_ptr error;
-  std::optional<std::conditional_t<std::is_void_v<T>, char, T>> result;
-  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, auto... v) {
-    error = e;
-    if constexpr (!std::is_void_v<T>) {
-      if (!e) result.emplace(std::move(v)...);
-    } else {
-      result.emplace();
-    }
-  });
+  sluice::detail::spawn_result<T> r;  // (what sluice::run keeps of a coroutine's end)
+  asio::co_spawn(ctx, std::move(aw), r.handler());
   drive(ctx);
-  if (error) std::rethrow_exception(error);
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
+  return r.take();
 }
 
 /// Runs `aw` in virtual time (starting at 0). Throws testing::deadlock if it can never finish.
