@@ -84,7 +84,7 @@ std::vector<std::pair<unsigned, unsigned>> parse_status_list(const std::string& 
 }
 
 http_task::http_task(const run_config& c, http_config h)
-    : c_(c), h_(std::move(h)), tmpl_(template_parts(h_), true) {
+    : c_(c), h_(std::move(h)), tmpl_(template_parts(h_), true, multi_args::joined) {
   if (h_.body && !h_.body_field.empty())
     throw usage_error("--body and --body-field both give the body; use one");
 }
@@ -99,7 +99,7 @@ std::vector<std::string> http_task::fields() const {
 void http_task::inputs_are_lines() {
   if (!h_.body_field.empty())
     throw usage_error("--body-field " + h_.body_field + " needs JSON Lines input");
-  tmpl_ = command_template(template_parts(h_), false);
+  tmpl_ = command_template(template_parts(h_), false, multi_args::joined);
 }
 
 http_task::request_parts http_task::expand(const input_item& in, std::size_t slot) const {
