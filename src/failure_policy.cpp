@@ -24,14 +24,7 @@ failure_policy::action failure_policy::on_failure(std::size_t index, std::except
 
 failure_policy::action failure_policy::check_halt() {
   if (halted_) return action::go_on;
-  const std::size_t done = succeeded_ + failed_;
-  const std::size_t hits = halt_.on == halt_policy::trigger::fail      ? failed_
-                           : halt_.on == halt_policy::trigger::success ? succeeded_
-                                                                       : done;
-  const bool met = halt_.count > 0 ? hits >= halt_.count
-                                   : done >= 3 && static_cast<double>(hits) * 100.0 >=
-                                                      halt_.percent * static_cast<double>(done);
-  if (!met) return action::go_on;
+  if (!halt_.met(succeeded_, failed_)) return action::go_on;
   halted_ = true;
   return halt_.when == halt_policy::mode::now ? action::stop_and_cancel : action::stop;
 }

@@ -98,4 +98,11 @@ std::string halt_policy::to_string() const {
   return s + std::string(buf, end) + "%";
 }
 
+bool halt_policy::met(std::size_t succeeded, std::size_t failed) const noexcept {
+  const std::size_t done = succeeded + failed;
+  const std::size_t hits = on == trigger::fail ? failed : on == trigger::success ? succeeded : done;
+  if (count > 0) return hits >= count;
+  return done >= 3 && static_cast<double>(hits) * 100.0 >= percent * static_cast<double>(done);
+}
+
 }  // namespace sluice

@@ -9,7 +9,15 @@
 
 namespace sluice::cli {
 
-command_task::command_task(const run_config& c) : c_(c), tmpl_(c.command, true) {
+namespace {
+
+multi_args multi_of(const run_config& c) {
+  return c.context_replace ? multi_args::context : multi_args::words;
+}
+
+}  // namespace
+
+command_task::command_task(const run_config& c) : c_(c), tmpl_(c.command, true, multi_of(c)) {
   if (!c.shell && c.command[0].find('{') == std::string::npos) {
     try {
       find_program(c.command[0]);
@@ -20,7 +28,7 @@ command_task::command_task(const run_config& c) : c_(c), tmpl_(c.command, true) 
 }
 
 void command_task::inputs_are_lines() {
-  tmpl_ = command_template(c_.command, false);  // names an unknown placeholder
+  tmpl_ = command_template(c_.command, false, multi_of(c_));  // names an unknown placeholder
 }
 
 std::vector<std::string> command_task::argv_for(const input_item& it, std::size_t slot) const {
@@ -35,7 +43,8 @@ std::vector<std::string> command_task::argv_for(const input_item& it, std::size_
 }
 
 std::string command_task::describe(const input_item& in) const {
-  return command_line(argv_for(in, 1));
+  auto argv = argv_for(in, 1);
+  return c_.shell ? argv[2] : command_line(argv);  // (--shell: the script, as given to sh)
 }
 
 boost::asio::awaitable<finished_task> command_task::attempt(std::shared_ptr<const input_item> in,
@@ -56,10 +65,14 @@ boost::asio::awaitable<finished_task> command_task::attempt(std::shared_ptr<cons
     run.result.err = std::string(e.what()) + "\n";
     run.start_error = true;
   }
-  if (run.result.ok()) co_return finished(std::move(in), task_report::from_run(std::move(run)));
+  // The job log's Command: with --shell, the script as given to sh (as GNU parallel's).
+  std::string script = c_.shell ? run.argv[2] : std::string();
   const bool retryable = !run.start_error;
-  std::string what = failure_message(run);
+  std::string what = run.result.ok() ? std::string() : failure_message(run);
+  const bool ok = run.result.ok();
   finished_task t = finished(std::move(in), task_report::from_run(std::move(run)));
+  if (c_.shell) t.command = std::move(script);
+  if (ok) co_return t;
   t.retryable = retryable;
   throw task_failed(std::move(what), std::move(t));
 }

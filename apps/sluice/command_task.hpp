@@ -15,6 +15,7 @@ class command_task final : public task_kind {
   explicit command_task(const run_config& c);
 
   std::vector<std::string> fields() const override { return tmpl_.fields(); }
+  const command_template* command() const override { return &tmpl_; }
   void inputs_are_lines() override;
   boost::asio::awaitable<finished_task> attempt(std::shared_ptr<const input_item> in,
                                                 std::size_t slot) override;

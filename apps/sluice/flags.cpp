@@ -1,10 +1,16 @@
 #include "flags.hpp"
 
+#include "records.hpp"
+
 #include <sluice/redis_client.hpp>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <thread>
 
 namespace sluice::cli {
@@ -110,6 +116,41 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
     run.prefix_command();  // the first argument that is not a flag starts the command
     run.positionals_at_end(false);
   }
+}
+
+void add_input_flags(CLI::App& run, run_flags& f) {
+  run.add_option("-a,--arg-file", f.arg_files,
+                 "An input source: the records of FILE (- is standard input); repeatable, "
+                 "every combination of several sources is a task, as with several :::")
+      ->allow_extra_args(false);
+  run.add_flag("-0,--null", f.null,
+               "Records end with NUL, not newline (find -print0): names with newlines pass safely");
+  run.add_option("-d,--delimiter", f.delimiter,
+                 "Records end with DELIM, not newline (one or more characters; \\n \\t \\0 "
+                 "\\xHH escapes)");
+  run.add_option(
+      "--colsep", f.colsep,
+      "Split each record into columns at REGEX (Perl syntax): the arguments {1} {2} ...");
+}
+
+void add_grouping_flags(CLI::App& run, run_flags& f) {
+  run.add_option("-n,--max-args", f.max_args,
+                 "Up to N records (or ::: combinations) per command, as xargs -n")
+      ->type_name("N");
+  run.add_option("-N,--max-replace-args", f.max_replace_args,
+                 "As -n N, with {1} ... {N} the N arguments (empty when fewer)")
+      ->type_name("N");
+  run.add_flag("-X", f.context_replace,
+               "As many arguments as a command line holds; a word holding {} is repeated for "
+               "each (x{}y: xay xby)");
+  run.add_flag("-m", f.multiple,
+               "As many arguments as a command line holds; {} stands for all of them");
+  run.add_option("-s,--max-chars", f.max_chars,
+                 "The command line's length limit for -X and -m (default: what the system "
+                 "allows, 128 KiB at most)")
+      ->type_name("N");
+  run.add_flag("--tag", f.tag,
+               "Start each line a task prints with its arguments and a tab (no -o)");
 }
 
 std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view flag) {
@@ -241,18 +282,117 @@ void check_unknown_option(const CLI::App& sub, const std::vector<std::string>& r
                     "goes after --");
 }
 
+namespace {
+
+bool is_separator(const std::string& w) {
+  return w == ":::" || w == ":::+" || w == "::::" || w == "::::+";
+}
+
+// The input sources: -i and -a files, then the ::: lists and :::: files in their order.
+std::vector<source_spec> sources_of(const run_flags& f, std::vector<std::string>::iterator at,
+                                    std::vector<std::string>::iterator end) {
+  std::vector<source_spec> sources;
+  if (!f.input.empty()) sources.push_back(source_spec::of_file(f.input));
+  for (const auto& a : f.arg_files) sources.push_back(source_spec::of_file(a));
+  while (at != end) {
+    const std::string sep = *at++;
+    const bool linked = sep.back() == '+';
+    if (linked && sources.empty())
+      throw usage_error(sep +
+                        " links its inputs to those of a source before it, and there is none");
+    auto next = std::find_if(at, end, is_separator);
+    if (sep.starts_with("::::")) {
+      if (at == next) throw usage_error(sep + " needs a file (- for standard input)");
+      for (; at != next; ++at) sources.push_back(source_spec::of_file(*at, linked));
+    } else {
+      sources.push_back(source_spec::list({at, next}, linked));
+      at = next;
+    }
+  }
+  if (sources.empty()) sources.push_back(source_spec::of_file("-"));
+  const auto stdins = std::count_if(sources.begin(), sources.end(), [](const source_spec& s) {
+    return !s.is_list && s.file == "-";
+  });
+  if (stdins > 1) throw usage_error("standard input (-) can be one input source only");
+  return sources;
+}
+
+// -n, -N, -s: a whole number >= 1.
+std::size_t count_flag(const std::string& text, const char* flag, const char* what) {
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n == 0)
+    throw usage_error(std::string(flag) + ": \"" + text + "\" is not allowed: " + what +
+                      " (a whole number, at least 1)");
+  return n;
+}
+
+// What one command line may hold: the system's limit for arguments and environment less the
+// environment and a margin, and one argument (the whole script, with --shell) 128 KiB.
+std::size_t line_limit() {
+  long total = ::sysconf(_SC_ARG_MAX);
+  if (total <= 0) total = 131072;
+  std::size_t env = 0;
+  for (char** e = environ; *e != nullptr; ++e) env += std::strlen(*e) + 1 + sizeof(char*);
+  const std::size_t room = static_cast<std::size_t>(total) > env + 8192
+                               ? static_cast<std::size_t>(total) - env - 8192
+                               : 4096;
+  return std::min<std::size_t>(room, 131072 - 2048);
+}
+
+// The input forms: sources, records, columns, groups.
+void set_input_forms(run_config& c, const run_flags& f, bool commands) {
+  if (f.null && !f.delimiter.empty()) throw usage_error("-0 and -d both say what ends a record");
+  if (f.null) c.delimiter.assign(1, '\0');
+  if (!f.delimiter.empty()) c.delimiter = parse_delimiter(f.delimiter);
+  c.colsep = f.colsep;
+  if (!f.max_args.empty() && !f.max_replace_args.empty())
+    throw usage_error("-n and -N both give the arguments per command: give one");
+  if (f.context_replace && f.multiple)
+    throw usage_error("-X and -m contradict each other: give one");
+  c.pack = f.context_replace || f.multiple;
+  c.context_replace = f.context_replace;
+  if (!f.max_args.empty())
+    c.per_task = count_flag(f.max_args, "-n", "the arguments per command");
+  else if (!f.max_replace_args.empty())
+    c.per_task = count_flag(f.max_replace_args, "-N", "the arguments per command");
+  else if (c.pack)
+    c.per_task = std::numeric_limits<std::size_t>::max();
+  const std::size_t limit = line_limit();
+  c.max_chars = limit;
+  if (!f.max_chars.empty()) {
+    c.max_chars = count_flag(f.max_chars, "-s", "the command line's length");
+    if (c.max_chars > limit)
+      throw usage_error("-s: \"" + f.max_chars + "\" is more than this system allows (" +
+                        std::to_string(limit) + ")");
+    if (!c.pack) throw usage_error("-s limits the command lines that -X and -m fill: give one");
+  }
+  c.tag = f.tag;
+  if (c.tag && !f.output.empty())
+    throw usage_error(
+        "--tag marks the lines tasks print, and with -o nothing is printed (each "
+        "row holds its input)");
+  const bool text_forms =
+      c.sources.size() > 1 || !c.colsep.empty() || c.per_task > 1 || c.pack || !c.delimiter.empty();
+  if (f.jsonl && text_forms)
+    throw usage_error(
+        "--jsonl reads one JSON object per line of one source: several input sources, "
+        "--colsep, -n, -N, -X, -m, -0 and -d make text arguments");
+  if (!f.key.empty() && text_forms)
+    throw usage_error("--key names a JSON Lines field, and these inputs are text arguments");
+  (void)commands;
+}
+
+}  // namespace
+
 run_config to_config(const run_flags& f, std::vector<std::string> rest, bool stderr_is_terminal,
                      bool commands) {
   run_config c;
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-  auto sep = std::find(rest.begin(), rest.end(), ":::");
-  if (sep != rest.end()) {
-    c.has_args = true;
-    c.args.assign(sep + 1, rest.end());
-    if (std::find(c.args.begin(), c.args.end(), ":::") != c.args.end())
-      throw usage_error("::: may be given once (one list of inputs)");
-  }
+  auto sep = std::find_if(rest.begin(), rest.end(), is_separator);
+  c.sources = sources_of(f, sep, rest.end());
   c.command.assign(rest.begin(), sep);
+  set_input_forms(c, f, commands);
   c.noop = f.noop;
   if (c.noop && !c.command.empty())
     throw usage_error("--noop runs no command, and \"" + c.command.front() + "\" was given");
@@ -262,9 +402,6 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   if (!commands && !c.command.empty())
     throw usage_error("unexpected argument \"" + c.command.front() +
                       "\" (sluice http takes the URL as --url, inputs after :::)");
-  if (c.has_args && !f.input.empty())
-    throw usage_error("--input and ::: both give inputs; use one");
-  if (!f.input.empty()) c.input = f.input;
   if (f.jsonl && f.lines) throw usage_error("--jsonl and --lines contradict each other");
   c.format = f.jsonl ? input_format::jsonl : f.lines ? input_format::lines : input_format::detect;
   c.skip_empty = f.skip_empty;

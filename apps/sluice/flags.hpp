@@ -50,6 +50,13 @@ struct run_flags {
   std::uint32_t retries = 0;
   bool keep_order = false, shell = false, jsonl = false, lines = false, skip_empty = false;
   std::string input, key, output, joblog;
+  // GNU parallel's and xargs' input forms.
+  std::vector<std::string> arg_files;                 // -a FILE, repeatable
+  bool null = false;                                  // -0
+  std::string delimiter, colsep;                      // -d, --colsep
+  std::string max_args, max_replace_args, max_chars;  // -n, -N, -s
+  bool context_replace = false, multiple = false;     // -X, -m
+  bool tag = false;
   std::size_t output_cap = 1u << 20;
   bool retry_failed = false, dedupe = false, dry_run = false, stats = false, noop = false;
   bool progress = false, no_progress = false;
@@ -58,6 +65,10 @@ struct run_flags {
 /// Adds run's flags to `run`, parsed into `f`, and sets it to take the command (and any
 /// `::: inputs`) as the rest of the arguments.
 void add_run_flags(CLI::App& run, run_flags& f, bool commands = true);
+/// GNU parallel's input sources and record forms (-a, -0, -d, --colsep): sluice run and http.
+void add_input_flags(CLI::App& run, run_flags& f);
+/// Several arguments per command (-n, -N, -X, -m, -s) and --tag: sluice run.
+void add_grouping_flags(CLI::App& run, run_flags& f);
 
 /// Checks the flags and splits `rest` (what follows the flags) into the command and the
 /// ::: inputs. `stderr_is_terminal` decides --progress when it was not given. Throws

@@ -1,5 +1,7 @@
 #include "inputs.hpp"
 
+#include "arguments.hpp"
+
 #include <sluice/bytes_field.hpp>
 #include <sluice/errors.hpp>
 #include <sluice/jsonl_reader.hpp>
@@ -46,68 +48,6 @@ std::string fmt_whole(double d) {
   return std::to_string(static_cast<std::uint64_t>(d));
 }
 
-// Lines of a FILE, without their '\n' (and a '\r' before it). An empty line is an input,
-// as in GNU parallel, unless `skip_empty`.
-class line_source {
- public:
-  line_source(std::FILE* f, bool owned, bool skip_empty)
-      : f_(f), owned_(owned), skip_empty_(skip_empty) {}
-  ~line_source() {
-    std::free(buf_);
-    if (owned_) std::fclose(f_);
-  }
-  line_source(const line_source&) = delete;
-  line_source& operator=(const line_source&) = delete;
-
-  /// The next line and its number, or false at the end.
-  bool next(std::string& out, std::size_t& number) {
-    for (;;) {
-      const ssize_t n = ::getline(&buf_, &cap_, f_);
-      if (n < 0) {
-        if (std::ferror(f_)) throw std::system_error(errno, std::generic_category(), "read");
-        return false;
-      }
-      ++line_;
-      std::size_t len = static_cast<std::size_t>(n);
-      if (len > 0 && buf_[len - 1] == '\n') --len;
-      if (len > 0 && buf_[len - 1] == '\r') --len;
-      if (len == 0 && skip_empty_) continue;
-      out.assign(buf_, len);
-      number = line_;
-      return true;
-    }
-  }
-
- private:
-  std::FILE* f_;
-  bool owned_;
-  bool skip_empty_;
-  char* buf_ = nullptr;
-  std::size_t cap_ = 0;
-  std::size_t line_ = 0;
-};
-
-bool is_regular_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/// The input, read by one thread only. Its stdio lock is turned off: a read blocked on an
-/// idle pipe would otherwise hold it, and exit() (which locks every FILE to flush it) would
-/// wait for that read forever after a SIGINT ended the run.
-std::FILE* open_input(const std::string& path) {
-  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
-  if (f == nullptr)
-    throw jsonl_error(path, 0, {}, std::string("cannot read the input: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(::fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    if (f != stdin) std::fclose(f);
-    throw jsonl_error(path, 0, {}, "cannot read the input: it is a directory");
-  }
-  ::__fsetlocking(f, FSETLOCKING_BYCALLER);
-  return f;
-}
-
 /// A row's --cost: a whole number from 1 to the least --cost-window N (12 and 12.0; not 12.5,
 /// "12" or -1): a larger one would never fit.
 std::uint32_t cost_of(const std::string& name, std::size_t line, const json::object& row,
@@ -144,35 +84,64 @@ void check_row(const std::string& name, std::size_t line, const json::object& ro
 }  // namespace
 
 struct input_reader::source {
-  std::variant<std::monostate, std::vector<std::string>, line_source, jsonl_reader> from;
+  // A ::: list of JSON objects, a JSON Lines file or stream, or text arguments.
+  std::variant<std::monostate, std::vector<std::string>, jsonl_reader, argument_reader> from;
   std::size_t arg = 0;
+  std::vector<std::string> args;  // (reused for each task)
 };
 
-input_reader::input_reader(const run_config& c, const std::vector<std::string>& fields)
+namespace {
+
+std::string source_name(const source_spec& s) {
+  return s.is_list ? ":::" : s.file == "-" ? "<stdin>" : s.file;
+}
+
+grouping grouping_of(const run_config& c, const command_template* t) {
+  grouping g;
+  g.per_task = c.per_task;
+  g.pack = c.pack;
+  g.max_chars = c.max_chars;
+  if (t != nullptr) {
+    g.cost_of = [t, shell = c.shell](const std::string& a) {
+      return t->cost_of_argument(a, shell);
+    };
+    g.base_length = t->base_length();
+  } else {
+    g.cost_of = [](const std::string& a) { return a.size() + 1; };
+  }
+  return g;
+}
+
+}  // namespace
+
+input_reader::input_reader(const run_config& c, const std::vector<std::string>& fields,
+                           const command_template* command)
     : key_field_(c.key),
       cost_field_(c.cost_field),
       per_key_field_(c.per_key_field),
       fields_(fields),
       src_(std::make_unique<source>()) {
   for (const auto& w : c.cost_windows) most_cost_ = std::min(most_cost_, double(w.count));
-  if (c.has_args) {
-    name_ = ":::";
-    jsonl_ = c.format == input_format::jsonl;
-    skip_empty_args_ = c.skip_empty;
-    total_ = c.args.size();
-    if (c.skip_empty) *total_ -= std::size_t(std::count(c.args.begin(), c.args.end(), ""));
-    src_->from.emplace<std::vector<std::string>>(c.args);
+  const source_spec& first = c.sources.front();
+  name_ = source_name(first);
+  // JSON Lines: one source, each record one object (flags.cpp refuses the rest).
+  const bool one_record_a_task = c.sources.size() == 1 && c.colsep.empty() && c.per_task == 1 &&
+                                 !c.pack && c.delimiter.empty();
+  jsonl_ = c.format == input_format::jsonl;
+  const bool file = !first.is_list && is_regular_file(first.file);
+  if (one_record_a_task && first.is_list && jsonl_) {
+    std::vector<std::string> args = first.args;
+    if (c.skip_empty) std::erase(args, std::string());
+    total_ = args.size();
+    src_->from.emplace<std::vector<std::string>>(std::move(args));
     return;
   }
-  name_ = c.input == "-" ? "<stdin>" : c.input;
-  const bool file = c.input != "-" && is_regular_file(c.input);
-  jsonl_ = c.format == input_format::jsonl;
-  if (file && c.format != input_format::lines) {
+  if (one_record_a_task && file && c.format != input_format::lines) {
     // Read once up front: decides the format (detect), counts the rows and checks every one
     // of them, so that a bad row is an error before anything runs.
     try {
       std::size_t rows = 0;
-      jsonl_reader in(c.input);
+      jsonl_reader in(first.file);
       while (auto* row = in.next()) {
         check_row(name_, in.line(), *row, key_field_, fields_, cost_field_, most_cost_,
                   per_key_field_);
@@ -197,32 +166,49 @@ input_reader::input_reader(const run_config& c, const std::vector<std::string>& 
                               e.reason() + ")");
     }
   }
-  if (file && !jsonl_) {
-    line_source count(open_input(c.input), true, c.skip_empty);
-    std::string l;
-    std::size_t n = 0, rows = 0;
-    while (count.next(l, n)) ++rows;
-    total_ = rows;
+  if (jsonl_) {
+    src_->from.emplace<jsonl_reader>(first.file == "-" ? "/dev/stdin" : first.file);
+  } else {
+    std::vector<record_source> sources;
+    std::vector<bool> linked;
+    for (const auto& s : c.sources) {
+      if (s.is_list)
+        sources.emplace_back(s.args, c.skip_empty);
+      else
+        sources.emplace_back(open_input(s.file), source_name(s), c.delimiter, c.skip_empty);
+      linked.push_back(s.linked);
+    }
+    src_->from.emplace<argument_reader>(std::move(sources), std::move(linked), c.colsep,
+                                        grouping_of(c, command));
+    total_ = std::get<argument_reader>(src_->from).total();
   }
   // A set sized once for every input: no moment holding two tables while it grows.
   if (total_) seen_.reserve(*total_);
-  if (jsonl_)
-    src_->from.emplace<jsonl_reader>(c.input == "-" ? "/dev/stdin" : c.input);
-  else
-    src_->from.emplace<line_source>(open_input(c.input), c.input != "-", c.skip_empty);
 }
 
 input_reader::~input_reader() = default;
 
 std::optional<input_item> input_reader::next() {
-  std::string text;
-  std::size_t line = 0;
-  if (auto* args = std::get_if<std::vector<std::string>>(&src_->from)) {
-    while (skip_empty_args_ && src_->arg < args->size() && (*args)[src_->arg].empty()) ++src_->arg;
-    if (src_->arg == args->size()) return std::nullopt;
-    line = ++src_->arg;
-    text = std::move((*args)[line - 1]);
-    if (!jsonl_) return make_item(std::move(text), line, nullptr);
+  if (auto* args = std::get_if<argument_reader>(&src_->from)) {
+    std::size_t number = 0;
+    auto& got = src_->args;
+    if (!args->next(got, number)) return std::nullopt;
+    if (got.size() == 1) return make_item(std::move(got.front()), number, nullptr);
+    input_item it;
+    it.seq = ++seq_;
+    it.line = number;
+    for (const auto& a : got) {
+      if (&a != &got.front()) it.text += ' ';
+      it.text += a;
+    }
+    it.args = std::move(got);
+    got = {};
+    return std::move(identify(it, true));
+  }
+  if (auto* list = std::get_if<std::vector<std::string>>(&src_->from)) {
+    if (src_->arg == list->size()) return std::nullopt;
+    const std::size_t line = ++src_->arg;
+    std::string text = std::move((*list)[line - 1]);
     json::value v;
     try {
       v = json::parse(text);
@@ -231,10 +217,6 @@ std::optional<input_item> input_reader::next() {
     if (!v.is_object())
       throw jsonl_error(name_, line, {}, "argument \"" + text + "\" is not a JSON object");
     return make_item(std::move(text), line, &v.as_object());
-  }
-  if (auto* lines = std::get_if<line_source>(&src_->from)) {
-    if (!lines->next(text, line)) return std::nullopt;
-    return make_item(std::move(text), line, nullptr);
   }
   auto& rows = std::get<jsonl_reader>(src_->from);
   json::object* row = rows.next();
@@ -293,6 +275,30 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
   if (!count) return it;  // (a queued input brings its occurrence)
   const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
   it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
+  return it;
+}
+
+input_item& input_reader::identify(input_item& it, bool count) {
+  // Several arguments: the array of them, exact in key_b64 when one is not UTF-8.
+  json::array key;
+  key.reserve(it.args.size());
+  bool utf8 = true;
+  for (const auto& a : it.args) utf8 = utf8 && is_utf8(a);
+  for (const auto& a : it.args) key.emplace_back(json::string(utf8 ? a : lossy_utf8(a)));
+  if (!utf8) {
+    std::string joined;
+    for (const auto& a : it.args) {
+      if (&a != &it.args.front()) joined.push_back('\0');
+      joined += a;
+    }
+    it.key_b64 = base64_encode(joined);
+  }
+  it.key = std::move(key);
+  it.key_text = json::serialize(it.key);
+  if (count) {
+    const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
+    it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
+  }
   return it;
 }
 

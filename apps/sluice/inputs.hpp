@@ -5,7 +5,13 @@
 // Format rule: --jsonl or --lines decide. Otherwise a regular file is read once up front and
 // is JSON Lines when every non-blank line is a JSON object; standard input, a pipe and :::
 // arguments are lines. An empty line (or ::: argument) is an input, as in GNU parallel, unless
-// --skip-empty; a blank line of JSON Lines is skipped.
+// --skip-empty; a blank line of JSON Lines is skipped. Text inputs go through one model
+// (arguments.hpp): records, columns, tuples of several sources, groups.
+//
+// A task's identity: a task of one argument is keyed by it (a string); one of several (::: a
+// ::: b, --colsep, -n) by the JSON array of them. Bytes that are not UTF-8 make the key's
+// lossy rendering, and key_b64 the exact bytes in base64 (several arguments: each followed
+// by a NUL but the last).
 #pragma once
 
 #include "placeholders.hpp"
@@ -37,7 +43,8 @@ fingerprint task_identity(std::string_view key_text, std::string_view key_b64,
 struct input_item {
   std::size_t seq = 0;   // 1-based, in input order: {#} and the job log's Seq
   std::size_t line = 0;  // its line in the file (the argument's position for :::)
-  std::string text;      // the line, or the row as compact JSON
+  std::string text;      // the line, or the row as compact JSON (several arguments: joined by ' ')
+  std::vector<std::string> args;  // a task of several arguments: them (else empty: `text`)
   std::optional<boost::json::object> row;
   boost::json::value key;  // the input itself (the line, or the row), or its --key field
   std::string key_text;    // key as compact JSON: the identity, with key_b64
@@ -49,7 +56,9 @@ struct input_item {
   std::string limit_key;         // --per-key FIELD's value: a string as is, else compact JSON
   std::string queue_id;          // sluice worker: the queue entry it came from
 
-  [[nodiscard]] task_input as_task_input() const { return {text, row ? &*row : nullptr}; }
+  [[nodiscard]] task_input as_task_input() const {
+    return {text, row ? &*row : nullptr, args.empty() ? nullptr : &args};
+  }
   [[nodiscard]] fingerprint identity() const {
     return task_identity(key_text, key_b64, occurrence);
   }
@@ -65,8 +74,10 @@ std::uint64_t key_hash(std::string_view key_text) noexcept;
 /// and field. For a regular file every row is checked before the first is returned.
 class input_reader {
  public:
-  /// `fields`: what the command template reads from each row.
-  input_reader(const run_config& c, const std::vector<std::string>& fields);
+  /// `fields`: what the command template reads from each row. `command`: the template that
+  /// -X and -m fill (its length per argument), when there is one.
+  input_reader(const run_config& c, const std::vector<std::string>& fields,
+               const command_template* command = nullptr);
   ~input_reader();
   input_reader(const input_reader&) = delete;
   input_reader& operator=(const input_reader&) = delete;
@@ -90,6 +101,7 @@ class input_reader {
   struct source;
   std::optional<input_item> make_item(std::string text, std::size_t line, boost::json::object* row,
                                       bool count = true);
+  input_item& identify(input_item& it, bool count);
 
   std::string name_;
   std::string key_field_;
@@ -98,7 +110,6 @@ class input_reader {
   double most_cost_ = 4294967295.0;  // a --cost above it never fits
   std::vector<std::string> fields_;
   bool jsonl_ = false;
-  bool skip_empty_args_ = false;  // --skip-empty with ::: arguments
   std::optional<std::size_t> total_;
   std::unique_ptr<source> src_;
   std::size_t seq_ = 0;

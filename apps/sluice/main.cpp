@@ -65,6 +65,8 @@ int run_main(int argc, char** argv) {
       "Run COMMAND once per input (lines or JSON Lines from --input, standard input, or the "
       "arguments after :::), with {} {.} {/} {//} {/.} {#} {%} {field} placeholders");
   add_run_flags(*run, flags);
+  add_input_flags(*run, flags);
+  add_grouping_flags(*run, flags);
   run->footer(run_examples);
   run_flags http_common;
   http_flags http_only;
@@ -73,6 +75,7 @@ int run_main(int argc, char** argv) {
       "Send an HTTP request per input (lines or JSON Lines), its URL, headers and body "
       "templated with run's placeholders, over keep-alive connections");
   add_run_flags(*http, http_common, false);
+  add_input_flags(*http, http_common);
   add_http_flags(*http, http_only);
   http->footer(http_examples);
   queue_flags enqueue_f;

@@ -218,8 +218,8 @@ finished_task& failed_task(const std::exception_ptr& e) {
 /// What the input thread reads and skips. Shared with that thread, which may still be
 /// blocked in a read of standard input when the run is over.
 struct feed {
-  feed(const run_config& c, const std::vector<std::string>& fields)
-      : inputs(c, fields), shard_of(c.shard_of) {}
+  feed(const run_config& c, const task_kind& kind)
+      : inputs(c, kind.fields(), kind.command()), shard_of(c.shard_of) {}
 
   input_reader inputs;
   fingerprint_set done;
@@ -290,7 +290,8 @@ struct run_state {
   /// --control change, and what a server's Retry-After holds.
   std::optional<cli::run_limits> limits;
   input_source* source = nullptr;  // sluice worker: its queue
-  std::size_t failed = 0;
+  std::size_t failed = 0, succeeded = 0;
+  std::optional<int> first_failure{};  // the first failed task's exit status (--halt fail=1)
   bool stopping = false, killing = false;
 };
 
@@ -316,8 +317,25 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
   }
 }
 
+/// --tag: each line of `text` (the last one even without its newline) after `tag` and a tab.
+std::string tagged(std::string_view text, std::string_view tag) {
+  std::string out;
+  out.reserve(text.size() + (tag.size() + 1) * 4);
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    const auto line = text.substr(0, eol == std::string_view::npos ? text.size() : eol + 1);
+    out.append(tag).append(1, '\t').append(line);
+    text.remove_prefix(line.size());
+  }
+  return out;
+}
+
 void record(run_state& s, finished_task& t, std::size_t attempts) {
-  if (!t.ok) ++s.failed;
+  if (t.ok) {
+    ++s.succeeded;
+  } else if (++s.failed == 1) {
+    s.first_failure = t.exitval != 0 ? t.exitval : t.signal != 0 ? 128 + t.signal : 1;
+  }
   if (s.out != nullptr) {
     const std::string line = result_line(t, attempts);
     const std::uint64_t at = s.out->write_line(line);
@@ -325,8 +343,10 @@ void record(run_state& s, finished_task& t, std::size_t attempts) {
     if (s.source) s.source->written(*t.input, *s.out);
   } else {
     // Each task's output whole, never mixed with another's.
-    if (!t.out.empty()) write_all(STDOUT_FILENO, t.out);
-    if (!t.err.empty()) write_all(STDERR_FILENO, (s.bar ? "\r\x1b[2K" : "") + t.err);
+    if (!t.out.empty()) write_all(STDOUT_FILENO, s.c.tag ? tagged(t.out, t.input->text) : t.out);
+    if (!t.err.empty())
+      write_all(STDERR_FILENO,
+                (s.bar ? "\r\x1b[2K" : "") + (s.c.tag ? tagged(t.err, t.input->text) : t.err));
   }
   s.log.write(t);
 }
@@ -502,6 +522,25 @@ void print_stats(const previous_results& previous, const progress::counts& n, st
   write_all(STDERR_FILENO, line);
 }
 
+/// The exit code, as GNU parallel's: the number of failed tasks (100 at most). Under --halt:
+/// 0 when it halted on success; the failing task's own exit status when fail=1 halted it;
+/// with a percentage, the percentage of the tasks that failed.
+int run_exit_code(const run_state& s, std::optional<std::size_t> total, std::size_t skipped) {
+  const std::size_t failed = s.failed + (s.reuse ? s.reuse->reused_failed() : 0);
+  if (s.c.halt) {
+    const halt_policy& h = *s.c.halt;
+    if (h.on == halt_policy::trigger::success && h.met(s.succeeded, failed)) return all_ok;
+    if (h.on == halt_policy::trigger::fail && h.count == 1 && s.first_failure)
+      return std::min(*s.first_failure, 255);
+    if (h.count == 0 && failed > 0) {
+      const std::size_t ended = s.succeeded + failed;
+      const std::size_t of = std::max(ended, total && *total > skipped ? *total - skipped : 0);
+      return static_cast<int>(std::clamp<std::size_t>((failed * 100 + of / 2) / of, 1, 100));
+    }
+  }
+  return failures_exit_code(failed);
+}
+
 int dry_run(run_state& s, const previous_results& previous) {
   std::string text;
   fingerprint_set keys;  // --dedupe: the keys that would run
@@ -518,7 +557,7 @@ int dry_run(run_state& s, const previous_results& previous) {
 }  // namespace
 
 int run_tasks(const run_config& c, task_kind& kind, input_source* source) {
-  auto f = std::make_shared<feed>(c, kind.fields());
+  auto f = std::make_shared<feed>(c, kind);
   const input_reader& inputs = f->inputs;
   if (!inputs.jsonl()) {
     if (!c.key.empty())
@@ -632,7 +671,7 @@ int run_tasks(const run_config& c, task_kind& kind, input_source* source) {
   if (s.stopping) return interrupted;
   // The input thread has ended (the run saw the end of its input): its failure is visible.
   if (f->failure) std::rethrow_exception(f->failure);
-  return failures_exit_code(s.failed + (s.reuse ? s.reuse->reused_failed() : 0));
+  return run_exit_code(s, f->inputs.total(), f->skipped);
 }
 
 }  // namespace sluice::cli

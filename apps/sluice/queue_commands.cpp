@@ -342,7 +342,7 @@ void add_status_flags(CLI::App& app, queue_flags& f) {
 int enqueue_inputs(const queue_flags& f) {
   if (f.jsonl && f.lines) throw usage_error("--jsonl and --lines contradict each other");
   run_config c;
-  c.input = f.input;
+  c.sources = {source_spec::of_file(f.input)};
   c.format = f.jsonl ? input_format::jsonl : f.lines ? input_format::lines : input_format::detect;
   c.key = f.key;
   input_reader in(c, {});
@@ -403,8 +403,13 @@ int run_worker(run_config c, const queue_flags& f, std::optional<http_config> ht
     throw usage_error(
         "sluice worker needs -o FILE.jsonl: each row is synced there before its entry is "
         "acknowledged");
-  if (c.has_args || c.input != "-")
-    throw usage_error("sluice worker takes its inputs from --queue, not from --input or :::");
+  if (c.sources.size() != 1 || c.sources[0].is_list || c.sources[0].file != "-")
+    throw usage_error(
+        "sluice worker takes its inputs from --queue, not from --input, -a, ::: or ::::");
+  if (!c.delimiter.empty() || !c.colsep.empty() || c.per_task != 1 || c.pack)
+    throw usage_error(
+        "sluice worker runs each queue entry as one input: -0, -d, --colsep, -n, -N, -X and -m "
+        "apply to sluice enqueue's reading, not here");
   if (c.dedupe || c.shard_of) throw usage_error("--dedupe and --shard do not apply to a worker");
   // How the queue's inputs are read, as enqueue stored it.
   struct meta_t {
@@ -425,8 +430,7 @@ int run_worker(run_config c, const queue_flags& f, std::optional<http_config> ht
                       "\", not \"" + c.key + "\"");
   c.key = meta.key;
   c.format = meta.format == "jsonl" ? input_format::jsonl : input_format::lines;
-  c.has_args = true;  // (an empty ::: list: the pipeline reads nothing of its own)
-  c.args.clear();
+  c.sources = {source_spec::list({})};  // (an empty ::: list: it reads nothing of its own)
   if (http)
     return run_http(c, std::move(*http), [&](const std::vector<std::string>& fields) {
       return std::make_unique<queue_source>(c, f, fields);

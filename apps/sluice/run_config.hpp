@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::cli {
@@ -19,15 +20,43 @@ struct shard {
   std::uint32_t count = 1;
 };
 
+/// One input source, as GNU parallel has them: a ::: list, or a file (:::: FILE, -a FILE,
+/// -i FILE; "-" is standard input).
+struct source_spec {
+  bool is_list = false;
+  std::vector<std::string> args;  // the ::: list
+  std::string file;               // or the file
+  bool linked = false;            // :::+ / ::::+: goes along with the source before it
+
+  static source_spec list(std::vector<std::string> args, bool linked = false) {
+    source_spec s;
+    s.is_list = true;
+    s.args = std::move(args);
+    s.linked = linked;
+    return s;
+  }
+  static source_spec of_file(std::string path, bool linked = false) {
+    source_spec s;
+    s.file = std::move(path);
+    s.linked = linked;
+    return s;
+  }
+};
+
 struct run_config {
   // The command and its inputs.
   std::vector<std::string> command;
-  std::vector<std::string> args;  // the inputs given after :::
-  bool has_args = false;          // ::: was given (possibly with no input after it)
-  std::string input = "-";        // a file, or - for standard input
+  std::vector<source_spec> sources{source_spec::of_file("-")};  // (none given: standard input)
   input_format format = input_format::detect;
-  bool skip_empty = false;  // --skip-empty: empty lines and ::: arguments are not inputs
-  std::string key;          // --key FIELD (JSON Lines)
+  bool skip_empty = false;   // --skip-empty: empty lines and ::: arguments are not inputs
+  std::string delimiter;     // what ends a record (-0 "\0", -d DELIM); empty: a line (LF or CRLF)
+  std::string colsep;        // --colsep REGEX: each record's columns are its arguments
+  std::size_t per_task = 1;  // -n / -N: records (tuples) per task
+  bool pack = false;         // -X / -m: as many as a command line holds (max_chars)
+  bool context_replace = false;  // -X: a word holding {} is repeated for each argument
+  std::size_t max_chars = 0;     // -s: the command line's length limit for -X / -m
+  bool tag = false;              // --tag: each printed line starts with the arguments and a tab
+  std::string key;               // --key FIELD (JSON Lines)
   bool shell = false;
   bool noop = false;  // --noop: no command; each task succeeds at once (noop_task.hpp)
 

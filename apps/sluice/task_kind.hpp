@@ -65,6 +65,8 @@ class task_kind {
   virtual ~task_kind() = default;
   /// The JSON Lines fields the templates use: every input row must have them.
   [[nodiscard]] virtual std::vector<std::string> fields() const = 0;
+  /// The command line that -X and -m fill with arguments, if the kind has one.
+  [[nodiscard]] virtual const command_template* command() const { return nullptr; }
   /// The input turned out to be text lines, not JSON Lines: a template naming a field is a
   /// usage error now.
   virtual void inputs_are_lines() = 0;

@@ -69,10 +69,14 @@ json::object input_columns(const input_item& in, std::size_t more) {
   row["key"] = in.key;
   if (!in.key_b64.empty()) row["key_b64"] = in.key_b64;
   row["occurrence"] = in.occurrence;
-  if (in.row)
+  if (in.row) {
     row["input"] = *in.row;
-  else
+  } else if (!in.args.empty()) {
+    row["input"] = in.key;  // the arguments (exact in input_b64 when not UTF-8)
+    if (!in.key_b64.empty()) row["input_b64"] = in.key_b64;
+  } else {
     put_bytes(row, "input", in.text);
+  }
   return row;
 }
 
@@ -261,10 +265,14 @@ std::string result_line(const finished_task& t, std::size_t attempts) {
   if (!in.key_b64.empty()) line.append(R"(,"key_b64":")").append(in.key_b64).push_back('"');
   line.append(R"(,"occurrence":)");
   out.integer(in.occurrence);
-  if (in.row)
+  if (in.row) {
     line.append(R"(,"input":)").append(in.text);  // the row, serialized already
-  else
+  } else if (!in.args.empty()) {
+    line.append(R"(,"input":)").append(in.key_text);  // the arguments, as the key has them
+    if (!in.key_b64.empty()) line.append(R"(,"input_b64":")").append(in.key_b64).push_back('"');
+  } else {
     out.bytes("input", in.text);
+  }
   for (const auto& [name, value] : t.columns) {
     line.push_back(',');
     out.string(name);
@@ -300,8 +308,13 @@ std::string_view joblog_header() noexcept {
 std::string joblog_line(const finished_task& t) {
   const double start = std::chrono::duration<double>(t.started_at.time_since_epoch()).count();
   const double runtime = std::chrono::duration<double>(t.duration).count();
-  return fmt::format("{}\t:\t{:.3f}\t{:9.3f}\t0\t{}\t{}\t{}\t{}\n", t.input->seq, start, runtime,
-                     t.received, t.exitval, t.signal, t.command);
+  // (GNU parallel's widths. A newline or tab in a --shell script would break the line's
+  // columns: written \n and \t.)
+  std::string command;
+  for (char c : t.command)
+    c == '\n' ? command += "\\n" : c == '\t' ? command += "\\t" : command += c;
+  return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", t.input->seq, start, runtime,
+                     t.received, t.exitval, t.signal, command);
 }
 
 std::string command_line(const std::vector<std::string>& argv) {
@@ -311,7 +324,34 @@ std::string command_line(const std::vector<std::string>& argv) {
     const bool plain = !a.empty() && a.find_first_not_of(
                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
                                          "OPQRSTUVWXYZ0123456789_-./=:,+@%") == std::string::npos;
-    line += plain ? a : shell_quote(a);
+    const bool control = std::any_of(a.begin(), a.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (plain) {
+      line += a;
+    } else if (!control) {
+      line += shell_quote(a);
+    } else {
+      // A newline or other control character: bash's $'...' form, so that one command stays
+      // on one line (the job log, --dry-run).
+      line += "$'";
+      for (char c : a) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '\\' || c == '\'')
+          line.append(1, '\\').append(1, c);
+        else if (c == '\n')
+          line += "\\n";
+        else if (c == '\t')
+          line += "\\t";
+        else if (c == '\r')
+          line += "\\r";
+        else if (u < 0x20 || u == 0x7f)
+          line += fmt::format("\\x{:02x}", u);
+        else
+          line += c;
+      }
+      line += '\'';
+    }
   }
   return line;
 }

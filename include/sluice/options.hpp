@@ -60,6 +60,9 @@ struct halt_policy {
   static halt_policy parse(std::string_view text);
   /// The same text back ("now,fail=20%").
   [[nodiscard]] std::string to_string() const;
+  /// Whether the condition holds after these task ends: N of the trigger, or P% of the tasks
+  /// ended (once at least 3 have).
+  [[nodiscard]] bool met(std::size_t succeeded, std::size_t failed) const noexcept;
 };
 
 /// Retries with exponential backoff and full jitter: the wait before attempt k+1 (k >= 1

@@ -101,6 +101,13 @@ inline result sluice(const temp_dir& dir, const strings& args, const std::string
   return {code, r.out(), r.err()};
 }
 
+/// Runs a shell line (in `dir`) to the end.
+inline result sluice_shell(const temp_dir& dir, const std::string& line) {
+  cli_run r(dir, shell_command{line});
+  const int code = r.wait();
+  return {code, r.out(), r.err()};
+}
+
 /// Runs sluice with `args` `times` times in `dir`, each killed with SIGKILL `min_ms` plus up to
 /// `spread_ms` (random) after its start, as a crash would stop it.
 template <class Rng>

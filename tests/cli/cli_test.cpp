@@ -214,10 +214,15 @@ TEST(Cli, HaltNowKillsTheRunningTasksSoonLetsThemFinish) {
   auto r = sluice(d, {"run", "-j", "1", "--halt", "now,success=1", "--", "echo", ":::", "a", "b"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "a\n");
-  // fail=50%: after 3 tasks, 2 failed.
+  // fail=50%: after 3 tasks, 2 failed; the exit status is the percentage of the 6 that failed
+  // (as GNU parallel's).
   r = sluice(d, {"run", "-j", "1", "--halt", "soon,fail=50%", "--", "sh", "-c", "exit $0", "{}",
                  ":::", "1", "0", "1", "0", "0", "0"});
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 33);
+  // fail=1: the failing task's own exit status.
+  r = sluice(d, {"run", "-j", "1", "--halt", "now,fail=1", "--", "sh", "-c", "exit $0", "{}",
+                 ":::", "0", "7", "0"});
+  EXPECT_EQ(r.code, 7);
 }
 
 TEST(Cli, RespectsTheRateLimit) {
