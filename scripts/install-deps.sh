@@ -28,9 +28,9 @@ pkgs=(
   libhiredis-dev               # hiredis: the Redis protocol (RESP) for sluice::redis
   openssl                      # the TLS test of the Redis client makes its own CA with it
   pkg-config                   # finds hiredis
+  parallel                     # GNU parallel: the CLI's parity peer (tests/cli/parallel_parity_test.cpp)
 )
 if [[ ${1:-} == --bench ]]; then
-  pkgs+=(python3 parallel)    # GNU parallel: the CLI benchmark's peer
   pkgs+=(wrk python3-aiohttp)  # the HTTP benchmark's ceiling and its Python peer
 fi
 
