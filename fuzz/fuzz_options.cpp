@@ -1,13 +1,14 @@
 // The option parsers of `sluice run` through to_config, the one place flags are checked:
 // -j, --timeout, --backoff, --halt, --shard, --window, --min-gap, --per-key-window (with
 // --per-key), then halt_policy::parse, parse_duration, parse_window and the --redis URL
-// (redis_config::from_url) alone.
+// (redis_config::from_url) and -d's escapes (parse_delimiter) alone.
 // Fields, one a line: jobs, timeout, backoff, halt, shard, key, window, min gap, per-key
 // window, command words...
 // Invariants: no crash; a value is either accepted or a usage_error (never another
 // exception); accepted values are in range; a Redis URL's password is never in display().
 #include "flags.hpp"
 #include "fuzz_support.hpp"
+#include "records.hpp"
 
 #include <sluice/options.hpp>
 #include <sluice/redis_client.hpp>
@@ -47,6 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const cli::usage_error&) {
   }
   for (const auto& text : f) {
+    try {
+      const std::string d = cli::parse_delimiter(text);  // -d's escapes
+      fuzz::check(!d.empty() && d.size() <= text.size(), "a delimiter is never longer than -d");
+    } catch (const cli::usage_error&) {
+    }
     try {
       (void)halt_policy::parse(text);
     } catch (const std::invalid_argument&) {

@@ -24,6 +24,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   boost::system::error_code ec;
   boost::json::value row = boost::json::parse(row_text, ec);
   const boost::json::object* object = !ec && row.is_object() ? &row.as_object() : nullptr;
+  // Several arguments: the input split at tabs, expanded in each of the three ways.
+  std::vector<std::string> several;
+  for (std::size_t start = 0, tab;; start = tab + 1) {
+    tab = input.find('\t', start);
+    several.push_back(input.substr(start, tab == std::string::npos ? tab : tab - start));
+    if (tab == std::string::npos) break;
+  }
+  for (auto multi : {cli::multi_args::words, cli::multi_args::context, cli::multi_args::joined}) {
+    try {
+      cli::command_template t(argv, false, multi);
+      auto out = t.expand({input, nullptr, &several}, 1, 1, false);
+      fuzz::check(!out.empty(), "an expansion of several arguments has a program");
+      if (!t.has_placeholders())
+        fuzz::check(out.size() == argv.size() + several.size(), "each argument is appended");
+      for (const auto& a : several)
+        fuzz::check(t.cost_of_argument(a, true) >= t.cost_of_argument(a, false),
+                    "quoting never makes an argument shorter");
+    } catch (const cli::template_error&) {
+    }
+  }
   for (bool fields : {false, true}) {
     try {
       cli::command_template t(argv, fields);

@@ -4,6 +4,8 @@
 
 #include <sluice/redis_client.hpp>
 
+#include <fmt/format.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,13 +17,40 @@
 
 namespace sluice::cli {
 
+CLI::Validator whole_number(std::uint64_t least, std::uint64_t most) {
+  return CLI::Validator(
+      [least, most](std::string& text) -> std::string {
+        std::uint64_t n = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+        if (ec == std::errc() && end == text.data() + text.size() && n >= least && n <= most)
+          return {};
+        return "\"" + text + "\" is not allowed: a whole number from " + std::to_string(least) +
+               " to " + std::to_string(most);
+      },
+      "", "whole number");
+}
+
+CLI::Validator decimal_number(double least, double most, bool zero_is_none) {
+  return CLI::Validator(
+      [least, most, zero_is_none](std::string& text) -> std::string {
+        double d = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+        const bool number = ec == std::errc() && end == text.data() + text.size();
+        if (number && ((d >= least && d <= most) || (zero_is_none && d == 0))) return {};
+        return fmt::format("\"{}\" is not allowed: {}a number from {:g} to {:g}", text,
+                           zero_is_none ? "0 (no limit) or " : "", least, most);
+      },
+      "", "number");
+}
+
 void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("-j,--max-at-once,--jobs", f.jobs,
                  "Tasks running at once (default: the number of cores; 0: no limit)");
   run.add_option("-r,--max-per-second,--rate", f.rate,
-                 "Task starts per second, retries included (fractions allowed; 0: no limit)");
+                 "Task starts per second, retries included (fractions allowed; 0: no limit)")
+      ->check(decimal_number(1e-6, 1e12, true));
   run.add_option("--burst", f.burst, "Starts allowed back to back after an idle time")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::uint32_t>::max()));
   run.add_option("--window", f.windows,
                  "N/DUR: at most N starts in any window of DUR, bursts allowed (500/1m, "
                  "10/1s); repeatable; with -r, every limit admits each start")
@@ -37,11 +66,12 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
                  "A JSON Lines field (a.b for nested) whose value is each task's key for the "
                  "--per-key-* limits (a tenant, a user)");
   run.add_option("--per-key-max-at-once", f.per_key_max_at_once, "Tasks of one key running at once")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::uint64_t>::max()));
   run.add_option("--per-key-max-per-second", f.per_key_rate,
-                 "Task starts of one key per second (fractions allowed)");
+                 "Task starts of one key per second (fractions allowed)")
+      ->check(decimal_number(1e-6, 1e12, true));
   run.add_option("--per-key-burst", f.per_key_burst, "Starts of one key allowed back to back")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::uint32_t>::max()));
   run.add_option("--per-key-window", f.per_key_windows,
                  "N/DUR: at most N starts of one key in any window of DUR; repeatable")
       ->allow_extra_args(false);
@@ -61,7 +91,7 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("--shared-max-at-once", f.shared_max_at_once,
                  "Tasks running at once across every sluice sharing --limit-name (--redis "
                  "leases, given back when a task ends or --lease-ttl after its process dies)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, std::numeric_limits<std::uint64_t>::max()));
   run.add_option("--lease-ttl", f.lease_ttl,
                  "How long a dead process's --shared-max-at-once places stay taken (default 30s; "
                  "renewed every third of it)");
@@ -69,7 +99,8 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
                  commands ? "Kill a task (its process group) that runs longer: 30s, 500ms, 2m, 1.5"
                           : "Fail an attempt that takes longer (connecting and redirects "
                             "included): 30s, 500ms, 2m, 1.5");
-  run.add_option("--retries", f.retries, "Run a failed task up to N more times");
+  run.add_option("--retries", f.retries, "Run a failed task up to N more times")
+      ->check(whole_number(0, 1000000));
   run.add_option("--backoff", f.backoff,
                  "Wait before a retry: exponential from BASE up to CAP, full jitter "
                  "(BASE[,CAP], default 1s,60s)");
@@ -98,7 +129,8 @@ void add_run_flags(CLI::App& run, run_flags& f, bool commands) {
   run.add_option("--max-output", f.output_cap,
                  commands
                      ? "Bytes of a task's stdout and of its stderr kept in its row (default 1 MiB)"
-                     : "A larger response body fails the request (default 1 MiB)");
+                     : "A larger response body fails the request (default 1 MiB)")
+      ->check(whole_number(1, std::uint64_t(1) << 40));
   run.add_flag("--dedupe", f.dedupe,
                "Run once per distinct key (--key, or the input); every input still gets a row "
                "(needs -o)");
@@ -410,8 +442,8 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.shell = f.shell;
 
   c.max_at_once = parse_jobs(f.jobs);
-  if (!(f.rate >= 0) || !std::isfinite(f.rate) || f.rate > 1e12 || (f.rate > 0 && f.rate < 1e-6))
-    throw usage_error("--max-per-second: must be 0 (no limit) or from 1e-6 to 1e12");
+  // (-r, --burst and the other numbers are checked as they are parsed: whole_number and
+  // decimal_number.)
   c.max_per_second = f.rate;
   c.burst = f.burst;
   for (const auto& w : f.windows) c.windows.push_back(parse_window(w, "--window"));
@@ -425,9 +457,6 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
   c.per_key_field = f.per_key;
   per_key_limits pk;
   pk.max_at_once = f.per_key_max_at_once;
-  if (!(f.per_key_rate >= 0) || !std::isfinite(f.per_key_rate) || f.per_key_rate > 1e12 ||
-      (f.per_key_rate > 0 && f.per_key_rate < 1e-6))
-    throw usage_error("--per-key-max-per-second: must be 0 (no limit) or from 1e-6 to 1e12");
   pk.max_per_second = f.per_key_rate;
   pk.burst = f.per_key_burst;
   for (const auto& w : f.per_key_windows) {
@@ -540,9 +569,11 @@ void add_http_flags(CLI::App& http, http_flags& f) {
   http.add_option("--body-field", f.body_field,
                   "Send this JSON Lines field as the JSON body (Content-Type: application/json)");
   http.add_option("--max-per-host", f.max_per_host,
-                  "Requests in flight (and connections) per host (default: as -j)");
+                  "Requests in flight (and connections) per host (default: as -j)")
+      ->check(whole_number(0, std::numeric_limits<std::uint32_t>::max()));
   http.add_option("--max-per-second-per-host", f.rate_per_host,
-                  "Requests started per second per host (0: no limit)");
+                  "Requests started per second per host (0: no limit)")
+      ->check(decimal_number(1e-6, 1e12, true));
   http.add_option("--ok-status", f.ok_status,
                   "Statuses that count as success (default 100-399), like 200-299,404");
   http.add_option("--keep-header", f.keep_headers, "A response header to copy into the row")
@@ -551,7 +582,8 @@ void add_http_flags(CLI::App& http, http_flags& f) {
       "--max-retry-wait", f.max_wait,
       "The longest Retry-After honoured: every start holds this long at most (default 60s)");
   http.add_option("--max-redirects", f.max_redirects,
-                  "Redirects followed for GET and HEAD (default 5)");
+                  "Redirects followed for GET and HEAD (default 5)")
+      ->check(whole_number(0, 100));
   http.add_flag("--insecure", f.insecure, "Do not verify TLS certificates");
   http.add_option("--cacert", f.ca_file, "Trust this CA file (PEM) besides the system store");
 }
@@ -580,8 +612,6 @@ http_config to_http_config(const http_flags& f, run_config& c) {
   if (!f.body.empty()) h.body = f.body;
   h.body_field = f.body_field;
   h.max_per_host = f.max_per_host;
-  if (!(f.rate_per_host >= 0) || !std::isfinite(f.rate_per_host))
-    throw usage_error("--max-per-second-per-host: must be a number >= 0");
   h.rate_per_host = f.rate_per_host;
   if (!f.ok_status.empty()) h.ok_status = parse_status_list(f.ok_status);
   h.keep_headers = f.keep_headers;

@@ -28,6 +28,13 @@ class usage_error : public std::runtime_error {
 /// command's first word.
 void check_unknown_option(const CLI::App& sub, const std::vector<std::string>& rest);
 
+/// A whole number option's check, run on the text before CLI11 converts it: a bad value is
+/// one line naming the option, the value and what is allowed ("--burst: \"0\" is not allowed:
+/// a whole number from 1 to 4294967295").
+CLI::Validator whole_number(std::uint64_t least, std::uint64_t most);
+/// The same for a number with a fraction: from `least` to `most`, or 0 when `zero_is_none`.
+CLI::Validator decimal_number(double least, double most, bool zero_is_none);
+
 /// The flags as given, before checking.
 struct run_flags {
   std::string jobs;  // empty: the number of cores

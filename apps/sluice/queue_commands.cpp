@@ -327,7 +327,7 @@ void add_worker_flags(CLI::App& app, queue_flags& f) {
   app.add_option("--max-deliveries", f.max_deliveries,
                  "An entry whose workers died (or stalled past --claim-after) while running it "
                  "this often goes to the dead-letter stream (default 5)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, 1000000));
   app.add_flag("--follow", f.follow, "Wait for new entries when the queue is empty");
   app.add_option("--consumer", f.consumer, "This worker's name in the queue (default HOST:PID)");
   app.add_flag("--http", f.http,
