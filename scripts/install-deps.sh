@@ -29,6 +29,9 @@ pkgs=(
   openssl                      # the TLS test of the Redis client makes its own CA with it
   pkg-config                   # finds hiredis
   parallel                     # GNU parallel: the CLI's parity peer (tests/cli/parallel_parity_test.cpp)
+  mandoc bsdextrautils         # the manual page's lint and rendering (mandoc, col) in its test
+  bash-completion zsh          # the completions' test loads them as the shells would
+  dpkg-dev file lintian        # the Debian packages: CPack's shlibdeps, and their lint
 )
 if [[ ${1:-} == --bench ]]; then
   pkgs+=(wrk python3-aiohttp)  # the HTTP benchmark's ceiling and its Python peer
