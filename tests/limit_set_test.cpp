@@ -1,6 +1,7 @@
 // sliding_window (pure arithmetic), the limits (caps, rates, windows, per-key), aimd, and
 // basic_limit_set (several limits as one FIFO decision) on virtual time: exact start times.
 #include <sluice/aimd.hpp>
+#include <sluice/amap.hpp>
 #include <sluice/limit_set.hpp>
 #include <sluice/run.hpp>
 #include <sluice/sliding_window.hpp>
@@ -574,6 +575,41 @@ TEST(LimitSet, ARateLimitedRunEndsAtItsLastStart) {
     ended = vnow();
   }());
   EXPECT_EQ(ended, 2s);
+}
+
+TEST(LimitSet, ARunOverAStreamEndsAtItsLastStartWhateverItsLimits) {
+  // The inputs come from a stream, as the CLI's (read on a thread of its own): the stream's
+  // end reaches the workers without a start slot. Ten tasks, sixteen at once: with a burst of
+  // ten at one a second they all start at 0 and the run ends at 0; with no burst the last
+  // starts at 9 s and the run ends then, not a second later. A 1-per-minute window after a
+  // single input: the run ends at once.
+  struct run_case {
+    double per_second;
+    std::uint32_t burst;
+    bool window;  // and at most 1 start a minute
+    int inputs;
+    manual_clock::duration ends_at;
+  };
+  const run_case cases[] = {
+      {1, 10, false, 10, 0s},
+      {1, 1, false, 10, 9s},
+      {0, 1, true, 1, 0s},
+  };
+  for (const auto& c : cases) {
+    manual_clock::duration ended{};
+    run_virtual([&]() -> asio::awaitable<void> {
+      sluice::window_limit minute{1, 60s};
+      sluice::options o{.max_at_once = 16, .max_per_second = c.per_second, .burst = c.burst};
+      if (c.window) o.limits.push_back(&minute);
+      std::vector<int> values(static_cast<std::size_t>(c.inputs));
+      auto inputs =
+          sluice::amap<manual_clock>([](int v) -> asio::awaitable<int> { co_return v; }, values);
+      co_await sluice::run_on_each<manual_clock>([](int) -> asio::awaitable<void> { co_return; },
+                                                 inputs, o);
+      ended = vnow();
+    }());
+    EXPECT_EQ(ended, c.ends_at) << c.inputs << " inputs";
+  }
 }
 
 }  // namespace
