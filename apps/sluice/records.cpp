@@ -124,7 +124,8 @@ bool record_source::read_record(std::string& out) {
     out.assign(buf_, len);
     return true;
   }
-  // A delimiter of several bytes: read in blocks, split at each occurrence.
+  // A delimiter of several bytes: read what has come (a pipe's records go on as they arrive),
+  // split at each occurrence. (Nothing else reads this FILE: its buffer stays empty.)
   for (;;) {
     if (const auto at = pending_.find(delim_); at != std::string::npos) {
       out.assign(pending_, 0, at);
@@ -138,12 +139,11 @@ bool record_source::read_record(std::string& out) {
       return true;
     }
     char block[65536];
-    const std::size_t n = std::fread(block, 1, sizeof block, f_);
-    if (n < sizeof block) {
-      if (std::ferror(f_)) throw std::system_error(errno, std::generic_category(), "read");
-      eof_ = true;
-    }
-    pending_.append(block, n);
+    const ssize_t n = ::read(::fileno(f_), block, sizeof block);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "read");
+    eof_ = n == 0;
+    pending_.append(block, static_cast<std::size_t>(n));
   }
 }
 

@@ -115,6 +115,24 @@ TEST(InputForms, PackingKeepsEveryCommandLineWithinTheLimit) {
   EXPECT_EQ(lines_of(r.out).size(), 1u);
 }
 
+TEST(InputForms, RecordsOfASlowPipeRunAsTheyArriveWhateverTheDelimiter) {
+  // The producer writes one record, waits (10 s at most) for its task to have run, then
+  // writes the next: a reader that waited for a block or the end would make it give up.
+  temp_dir d;
+  for (const char* delimiter : {"XY", ","}) {
+    const std::string delim = delimiter;
+    const std::string producer = "printf 'a" + delim +
+                                 "'; for i in $(seq 100); do [ -e a.ran ] && echo seen > saw && "
+                                 "break; sleep 0.1; done; printf 'b" +
+                                 delim + "'";
+    const std::string line = "rm -f a.ran saw; (" + producer + ") | " + SLUICE_CLI +
+                             " run -j 1 -d " + delimiter + " -- sh -c 'touch \"$0\".ran' {}";
+    auto r = sluice_shell(d, line);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(read_file(d / "saw"), "seen\n") << "-d " << delimiter;
+  }
+}
+
 TEST(InputForms, TagPrefixesEachPrintedLineWithTheArguments) {
   temp_dir d;
   write_file(d / "two.sh", "printf 'x\\ny'\n");
