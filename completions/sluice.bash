@@ -2,10 +2,12 @@
 # --help, so they never drift), file arguments, and commands after `sluice run`.
 # Installed as share/bash-completion/completions/sluice.
 
-# Whether option $1 of the subcommand takes a value: its --help line names a type.
+# Whether option $1 of the subcommand takes a value: its --help line names a type. (The help
+# is read whole first: grep -q leaving a pipe early would fail it under pipefail.)
 _sluice_takes_value() {
-  "${words[0]}" "${help_of[@]}" --help 2>/dev/null |
-    grep -qE -- "^ *(-[-A-Za-z0-9]*,)*$1(,-[-A-Za-z0-9]*)* (TEXT|UINT|FLOAT|INT|N)( |\$)"
+  local help
+  help=$("${words[0]}" "${help_of[@]}" --help 2>/dev/null)
+  grep -qE -- "^ *(-[-A-Za-z0-9]*,)*$1(,-[-A-Za-z0-9]*)* (TEXT|UINT|FLOAT|INT|N)( |\$)" <<<"$help"
 }
 
 _sluice() {
