@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <unistd.h>
 
@@ -210,6 +211,9 @@ class queue_source final : public input_source {
   }
 
   asio::awaitable<void> accept(queue_entry e) {
+    // Our own entry, claimed back while it runs or waits for its acknowledgement (a slow
+    // acknowledgement can outlast --claim-after): not a new delivery, never run twice here.
+    if (held_.contains(e.id)) co_return;
     const auto nl = e.payload.find('\n');
     std::uint32_t occurrence = 0;
     const bool framed =
@@ -236,9 +240,11 @@ class queue_source final : public input_source {
       co_return;
     }
     if (done_->contains(it.identity())) {  // its row is in our results file: settled
+      held_.insert(e.id);
       to_ack_.push_back(e.id);
       co_return;
     }
+    held_.insert(e.id);
     it.queue_id = std::move(e.id);
     ready_.push_back(std::make_shared<const input_item>(std::move(it)));
   }
@@ -278,6 +284,7 @@ class queue_source final : public input_source {
     try {
       co_await queue_->ack(ids);
       to_ack_.erase(to_ack_.begin(), to_ack_.begin() + static_cast<std::ptrdiff_t>(ids.size()));
+      for (const auto& id : ids) held_.erase(id);
     } catch (const std::exception& e) {
       say(std::string(e.what()) + "; the acknowledgements are sent again");
     }
@@ -295,6 +302,9 @@ class queue_source final : public input_source {
   jsonl_writer* out_ = nullptr;
   std::deque<item_ptr> ready_;
   std::deque<std::string> to_ack_;
+  /// The entries this worker took and has not acknowledged: queued, running, or written and
+  /// waiting for their acknowledgement.
+  boost::unordered_flat_set<std::string> held_;
   std::chrono::steady_clock::time_point next_claim_{};
   std::size_t seq_ = 0;
   bool acking_ = false, closing_ = false, stopped_ = false;
