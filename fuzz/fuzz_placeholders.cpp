@@ -1,7 +1,7 @@
 // The command template parser and its expansion: the first line is the command's words
 // (separated by spaces), the second the input text, the rest a JSON row. Invariants: no crash;
-// an expansion without placeholders appends the input (quoted for a shell when asked); a
-// quoted word is in single quotes.
+// an expansion without placeholders appends the input (quoted for a shell when asked; a NUL
+// in it as \0); a quoted word is in single quotes.
 #include "fuzz_support.hpp"
 #include "placeholders.hpp"
 
@@ -19,6 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     argv.push_back(w.substr(start));
   }
   const std::string input = lines.size() > 1 ? lines[1] : "";
+  // What reaches a command: a NUL cannot, and is passed as the two characters \0.
+  std::string passed;
+  for (char c : input) c == '\0' ? passed += "\\0" : passed += c;
   std::string row_text;
   for (std::size_t i = 2; i < lines.size(); ++i) row_text += lines[i];
   boost::system::error_code ec;
@@ -52,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           auto out = t.expand({input, fields ? object : nullptr}, 7, 3, quote);
           fuzz::check(!out.empty(), "an expansion has a program");
           if (!t.has_placeholders())
-            fuzz::check(out.back() == (quote ? cli::shell_quote(input) : input) &&
+            fuzz::check(out.back() == (quote ? cli::shell_quote(passed) : passed) &&
                             out.size() == argv.size() + 1,
                         "no placeholder: the input is appended");
         } catch (const cli::template_error&) {
