@@ -45,7 +45,8 @@ argument_reader::argument_reader(std::vector<record_source> sources, std::vector
   }
   std::size_t tuples = empty_ ? 0 : *rows;
   for (const auto& d : held_) tuples *= d.size;
-  total_ = (tuples + group_.per_task - 1) / group_.per_task;
+  total_ =
+      tuples / group_.per_task + (tuples % group_.per_task != 0);  // (no overflow at -n 2^64-1)
 }
 
 void argument_reader::split(std::string record, std::vector<std::string>& args) const {
