@@ -144,10 +144,11 @@ TEST(RedisQueue, AFailedTaskIsRecordedAndAPoisonInputIsDeadLettered) {
                 .code,
             0);
   // Input 13 kills its worker each time, 1 s in: the task before it has ended and its end
-  // been counted by then (0.2 s was too short under ASan on a loaded CI machine) (one that ends in the same instant as the kill may be counted as
-  // started and never ended, like the poison one: docs/scale-out.md). Input 17, after it,
-  // fails (recorded, acknowledged) under the last worker, whatever was redone before; a
-  // failure before 13 would run again or not, as its ack went out before the kill or not.
+  // been counted by then (0.2 s was too short under ASan on a loaded machine; one that ends in
+  // the same instant as the kill may be counted as started and never ended, like the poison one:
+  // docs/scale-out.md). Input 17, after it, fails (recorded, acknowledged) under the last worker,
+  // whatever was redone before; a failure before 13 would run again or not, as its ack went out
+  // before the kill or not.
   const std::string script =
       "if [ {n} = 13 ]; then sleep 1; kill -9 $PPID; sleep 1; fi; "
       "if [ {n} = 17 ]; then exit 3; fi; echo {n}";
