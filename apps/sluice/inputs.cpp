@@ -203,7 +203,9 @@ std::optional<input_item> input_reader::next() {
     }
     it.args = std::move(got);
     got = {};
-    return std::move(identify(it, true));
+    key_by_arguments(it);
+    identify(it, true);
+    return it;
   }
   if (auto* list = std::get_if<std::vector<std::string>>(&src_->from)) {
     if (src_->arg == list->size()) return std::nullopt;
@@ -271,14 +273,18 @@ std::optional<input_item> input_reader::make_item(std::string text, std::size_t 
     it.key_b64 = base64_encode(text);
     it.text = std::move(text);
   }
-  it.key_text = json::serialize(it.key);
-  if (!count) return it;  // (a queued input brings its occurrence)
-  const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
-  it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
+  identify(it, count);  // (a queued input brings its occurrence)
   return it;
 }
 
-input_item& input_reader::identify(input_item& it, bool count) {
+void input_reader::identify(input_item& it, bool count) {
+  it.key_text = json::serialize(it.key);
+  if (!count) return;
+  const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
+  it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
+}
+
+void input_reader::key_by_arguments(input_item& it) {
   // Several arguments: the array of them, exact in key_b64 when one is not UTF-8.
   json::array key;
   key.reserve(it.args.size());
@@ -294,12 +300,6 @@ input_item& input_reader::identify(input_item& it, bool count) {
     it.key_b64 = base64_encode(joined);
   }
   it.key = std::move(key);
-  it.key_text = json::serialize(it.key);
-  if (count) {
-    const std::uint64_t h = key_hash(it.key_b64.empty() ? it.key_text : it.key_b64);
-    it.occurrence = seen_.insert(h).second ? 1 : ++again_[h] + 1;
-  }
-  return it;
 }
 
 }  // namespace sluice::cli

@@ -101,7 +101,10 @@ class input_reader {
   struct source;
   std::optional<input_item> make_item(std::string text, std::size_t line, boost::json::object* row,
                                       bool count = true);
-  input_item& identify(input_item& it, bool count);
+  /// A task of several arguments: its key, the array of them (exact in key_b64).
+  static void key_by_arguments(input_item& it);
+  /// The key's text and (with `count`) which occurrence of it this input is.
+  void identify(input_item& it, bool count);
 
   std::string name_;
   std::string key_field_;
