@@ -360,6 +360,58 @@ TEST(RedisRateLimit, ThreeSetsShareOneRateAsTheLocalGcraWould) {
   for (const auto& l : f.limits) EXPECT_EQ(l->failures(), 0u);
 }
 
+TEST(RedisRateLimit, AStartHeldByOneSetMovesTheSharedScheduleByOneSlotNotByTheHold) {
+  // One process told to wait a second (a 429's Retry-After) while its next slot is reserved
+  // uses that slot a second late. The schedule moves by one interval for it (a server counting
+  // arrivals sees one start more than the rate then), not by the second: the other process
+  // goes on at the rate meanwhile and after.
+  redis_server server;
+  fleet f(server, 2);
+  for (std::size_t i = 0; i < 2; ++i) f.add<sluice::redis_rate_limit>(i, "t:held", 50.0, 1u);
+  auto& a = *f.limit_sets[0];
+  auto& b = *f.limit_sets[1];
+  std::vector<clock_type::time_point> b_starts;
+  clock_type::time_point held_at{};
+  bool a_done = false;
+  asio::co_spawn(
+      f.io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 5; ++i) auto t = co_await a.acquire();
+        // The next acquisition's slot is reserved (the other set holds the one before it),
+        // then the hold comes.
+        asio::co_spawn(
+            f.io,
+            [&]() -> asio::awaitable<void> {
+              co_await sleep_for(5ms);
+              held_at = clock_type::now();
+              a.hold_for(1s);
+            },
+            asio::detached);
+        for (int i = 0; i < 10; ++i) auto t = co_await a.acquire();
+        a_done = true;
+      },
+      asio::detached);
+  run_on(f.io, [&]() -> asio::awaitable<void> {
+    while (held_at == clock_type::time_point{} || clock_type::now() < held_at + 2200ms) {
+      auto t = co_await b.acquire();
+      b_starts.push_back(clock_type::now());
+    }
+    while (!a_done) co_await sleep_for(5ms);
+  });
+  // After the held start (about held_at + 1 s), the two share 50/s: b has about 20 in the
+  // next 0.8 s (a schedule moved by the whole hold would give it none until held_at + 2 s).
+  const auto after = std::count_if(b_starts.begin(), b_starts.end(), [&](auto t) {
+    return t > held_at + 1100ms && t < held_at + 1900ms;
+  });
+  EXPECT_GE(after, 8) << "b started " << after << " times in the 0.8 s after a's held start";
+  // And during the hold b had the whole rate.
+  const auto during = std::count_if(b_starts.begin(), b_starts.end(), [&](auto t) {
+    return t > held_at + 100ms && t < held_at + 900ms;
+  });
+  EXPECT_GE(during, 25) << during;
+  EXPECT_LE(during, 42) << during;
+}
+
 TEST(RedisRateLimit, CostsAreWeighed) {
   redis_server server;
   fleet f(server, 2);

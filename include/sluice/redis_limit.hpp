@@ -70,9 +70,9 @@ class redis_limit : public limit {
   /// One script call for `cost` more units. Throws redis_unavailable or redis_error. Touches
   /// no member once suspended (the limit may be gone when it resumes).
   virtual boost::asio::awaitable<answer> ask(std::uint64_t cost) = 0;
-  /// The start took these lease ids (leases keep them until release), `late` after the time
-  /// the server gave it.
-  virtual void took(std::vector<std::string> /*ids*/, duration /*late*/) {}
+  /// The start took these lease ids (leases keep them until release) and `cost` units of
+  /// room, `late` after the time the server gave it.
+  virtual void took(std::vector<std::string> /*ids*/, std::uint64_t /*cost*/, duration /*late*/) {}
   /// Tells on_problem, once per new problem; `recovered` ends the current one.
   void tell(const std::string& message, bool recovered = false);
   /// How much before its slot a start may go (the timer's latency is then spent early, where
@@ -123,11 +123,14 @@ class redis_limit : public limit {
 /// cancelled, or its process died) is lost, never given twice.
 ///
 /// A start later than its slot (a busy scheduler, a slow timer) is counted where it happened:
-/// the next call moves the shared schedule by the delay while the rate is saturated. A server
-/// counting arrivals at the same rate (nginx's limit_req, an API's bucket) would otherwise see
-/// the late start bunched with the next one, and its bucket never gets that slot's room back:
-/// at exactly the server's rate, delays add up to a 429. The rate given up is the mean delay
-/// over the interval (docs/benchmarks.md). So each start aims a little early (half the interval,
+/// the next call moves the shared schedule by the delay while the rate is saturated, by one
+/// interval per unit at most. A server counting arrivals at the same rate (nginx's limit_req,
+/// an API's bucket) would otherwise see the late start bunched with the next one, and its
+/// bucket never gets that slot's room back: at exactly the server's rate, delays add up to a
+/// 429. A start later than an interval (held by a Retry-After in its process) is one arrival
+/// more than the rate wherever it lands, which one interval pays for: moving the schedule by
+/// the whole delay would stop every process for it. The rate given up is the mean delay over
+/// the interval (docs/benchmarks.md). So each start aims a little early (half the interval,
 /// at most 5 ms): a start that early only borrows from the burst the server allows (half a
 /// start, never more, as the next one aims early too), and the timer's usual latency no
 /// longer makes it late.
@@ -141,7 +144,7 @@ class redis_rate_limit final : public redis_limit {
 
  private:
   boost::asio::awaitable<answer> ask(std::uint64_t cost) override;
-  void took(std::vector<std::string> ids, duration late) override;
+  void took(std::vector<std::string> ids, std::uint64_t cost, duration late) override;
   [[nodiscard]] duration lead() const noexcept override;
   double rate_;
   std::uint32_t burst_;
@@ -190,7 +193,7 @@ class redis_lease_limit final : public redis_limit {
 
  private:
   boost::asio::awaitable<answer> ask(std::uint64_t cost) override;
-  void took(std::vector<std::string> ids, duration late) override;
+  void took(std::vector<std::string> ids, std::uint64_t cost, duration late) override;
   boost::asio::awaitable<void> give_back(std::shared_ptr<redis_limit*> alive,
                                          std::vector<std::string> ids);
   boost::asio::awaitable<void> renew_while_held(std::shared_ptr<redis_limit*> alive);

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -195,7 +196,7 @@ void redis_limit::commit(duration, duration actual, const demand& d) {
   // replies of a run are slower than the later ones, and placed their slots late).
   const duration slot =
       g.server_at_us >= 0 && offset_ ? std::chrono::microseconds(g.server_at_us) + *offset_ : g.at;
-  took(std::move(g.ids), std::max(duration{0}, actual - slot));
+  took(std::move(g.ids), g.cost, std::max(duration{0}, actual - slot));
 }
 
 void redis_limit::start_asking(std::uint64_t cost) const {
@@ -312,8 +313,9 @@ asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
   co_return a;
 }
 
-void redis_rate_limit::took(std::vector<std::string>, duration late) {
-  late_ += late;
+void redis_rate_limit::took(std::vector<std::string>, std::uint64_t cost, duration late) {
+  const auto slots = std::chrono::duration<double>(static_cast<double>(cost) / rate_);
+  late_ += std::min(late, std::chrono::duration_cast<duration>(slots));
 }
 
 limit::duration redis_rate_limit::lead() const noexcept {
@@ -389,7 +391,7 @@ asio::awaitable<redis_limit::answer> redis_lease_limit::ask(std::uint64_t cost) 
   co_return answer{false, std::min<duration>(poll, until_expiry), {}};
 }
 
-void redis_lease_limit::took(std::vector<std::string> ids, duration) {
+void redis_lease_limit::took(std::vector<std::string> ids, std::uint64_t, duration) {
   for (auto& id : ids) held_.push_back(std::move(id));
   if (!renewing_ && !held_.empty()) {
     renewing_ = true;
