@@ -234,8 +234,7 @@ input_item input_reader::queued(std::string text, std::uint32_t occurrence, std:
       v = json::parse(text);
     } catch (const std::exception&) {
     }
-    if (!v.is_object())
-      throw jsonl_error(name_, seq, {}, "entry " + std::to_string(seq) + " is not a JSON object");
+    if (!v.is_object()) throw jsonl_error(name_, seq, {}, "the input is not a JSON object");
     it = make_item(std::move(text), seq, &v.as_object(), false);
   } else {
     it = make_item(std::move(text), seq, nullptr, false);

@@ -231,8 +231,8 @@ class queue_source final : public input_source {
     std::string bad;
     try {
       it = reader_cfg_.queued(e.payload.substr(nl + 1), occurrence, ++seq_);
-    } catch (const jsonl_error& error) {
-      bad = error.what();
+    } catch (const jsonl_error& error) {  // named by the entry's stream id, not by a count
+      bad = "queue " + f_.queue + ": entry " + e.id + ": " + error.reason();
     }
     if (!bad.empty()) {  // a bad input never runs, and is never lost
       say(bad + "; moved to the dead-letter stream");

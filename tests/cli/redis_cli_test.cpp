@@ -191,6 +191,44 @@ TEST(RedisQueue, AFailedTaskIsRecordedAndAPoisonInputIsDeadLettered) {
   EXPECT_EQ(rows.count("\"k13\""), 0u);
 }
 
+TEST(RedisQueue, ABadEntryIsNamedByItsStreamIdAndDeadLettered) {
+  // Entries not written by sluice enqueue (added by hand, or by another tool): each is named
+  // by its stream id and why, moved to the dead-letter stream, and the rest run.
+  redis_server server;
+  temp_dir dir;
+  write_file(dir / "in.jsonl", numbered_rows(3));
+  ASSERT_EQ(sluice(dir, {"enqueue", "--redis", server.url(), "--queue", "b", "-i", "in.jsonl",
+                         "--key", "id"})
+                .code,
+            0);
+  const std::string not_json =
+      redis_cli(server, "XADD sluice:queue:b 9999999999999-1 key x input \"$(printf '1\\nnope')\"");
+  const std::string no_key = redis_cli(
+      server, "XADD sluice:queue:b 9999999999999-2 key y input \"$(printf '1\\n{\"n\":9}')\"");
+  const std::string unframed =
+      redis_cli(server, "XADD sluice:queue:b 9999999999999-3 key z input plain");
+  ASSERT_EQ(not_json, "9999999999999-1");
+  ASSERT_EQ(no_key, "9999999999999-2");
+  ASSERT_EQ(unframed, "9999999999999-3");
+  const auto r = sluice(dir, {"worker", "--no-progress", "--redis", server.url(), "--queue", "b",
+                              "-o", "part.jsonl", "--", "echo", "{n}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(
+      r.err.find("queue b: entry 9999999999999-1: the input is not a JSON object; moved to the "
+                 "dead-letter stream"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("queue b: entry 9999999999999-2: the --key field \"id\" is missing"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("queue b: entry 9999999999999-3: not an entry of sluice enqueue"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(rows_of(dir / "part.jsonl").size(), 3u);
+  const auto status = sluice(dir, {"queue", "status", "--redis", server.url(), "--queue", "b"});
+  EXPECT_NE(status.out.find("3 done, 3 dead-lettered"), std::string::npos) << status.out;
+}
+
 TEST(RedisQueue, ARedisRestartMidRunLosesNothing) {
   redis_server server;  // an append-only file, fsynced on every write
   temp_dir shared;
