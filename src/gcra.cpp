@@ -41,6 +41,8 @@ void gcra::recompute() {
 }
 
 gcra::fixed gcra::times(fixed d, std::uint64_t n) const {
+  // (One start, the common case, needs no 128-bit division.)
+  if (n <= 1) return n == 1 ? d : fixed{};
   const u128 frac = static_cast<u128>(d.frac) * n;
   return {static_cast<std::int64_t>(d.ns * static_cast<std::int64_t>(n) +
                                     static_cast<std::int64_t>(frac / den_)),

@@ -27,6 +27,7 @@ sliding_window::duration sliding_window::earliest(duration now, std::uint64_t co
                                 " never fits a capacity of " + std::to_string(capacity_));
   duration t = std::max(now, hold_);
   if (last_ != duration::min()) t = std::max(t, last_ + gap_);
+  if (total_ + cost <= capacity_) return t;  // it fits beside every start still recorded
   // The window at t is (t - window, t]: a start at s is in it while t < s + window. Walk the
   // starts from the oldest: while the ones still in the window leave no room, t moves to
   // when the oldest of them leaves.
