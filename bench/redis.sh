@@ -16,11 +16,16 @@
 #   redo:     400 tasks (sleep 0.05) by 2 workers -j 4 --claim-after 2s, one killed with
 #             kill -9 after 1 s: the time from the kill until the queue is done, beside the
 #             same run with no kill
-# REPS (default 3); PARTS (default "rate gcra queue redo") picks parts; results in
+#   adaptive: 300 GETs in all by 4 `sluice http -j 16 -r 400 --retries 20 --adaptive --redis`
+#             processes sharing one adaptive rate, against nginx's limit_req at 50 r/s,
+#             burst 5, 429 with Retry-After: 1 (/limited/): the wall time against the 6 s the
+#             server allows and the 429s nginx logged; beside it the same 4 with --adaptive
+#             and no --redis (each adapting alone)
+# REPS (default 3); PARTS (default "rate gcra queue redo adaptive") picks parts; results in
 # bench/results/redis.txt.
 source "$(dirname "$0")/cli_common.sh" redis.txt
 REPS=${REPS:-3}
-PARTS=" ${PARTS:-rate gcra queue redo} "
+PARTS=" ${PARTS:-rate gcra queue redo adaptive} "
 part() { [[ $PARTS == *" $1 "* ]]; }
 trap 'scripts/nginx.sh stop "$WORK/nginx" >/dev/null 2>&1 || true
       scripts/redis.sh stop "$WORK/redis" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
@@ -137,3 +142,30 @@ part redo && say "workload=redo reps=$REPS claim_after_s=2" \
   "median_from_kill_to_done_s=$(grep killed=yes "$WORK/redo" | sed 's/.*from_kill_to_done_s=\([0-9.]*\).*/\1/' | median)" \
   "median_total_killed_s=$(grep killed=yes "$WORK/redo" | sed 's/.*total_s=\([0-9.]*\).*/\1/' | median)" \
   "median_total_no_kill_s=$(grep killed=no "$WORK/redo" | sed 's/.*total_s=\([0-9.]*\).*/\1/' | median)"
+
+# ---- adaptive: one AIMD rate for 4 processes, judged by nginx's limit_req ----------------------
+fourth() {  # fourth TAG FLAGS...: 4 processes of 75 GETs each to /limited/TAG/, at once
+  local tag=$1 t0 t1
+  shift
+  t0=$(date +%s%N)
+  for p in 1 2 3 4; do
+    seq 75 | sed "s|^|$base/limited/$tag/$p-|" >"$WORK/$tag.$p.txt"
+    "$SLUICE" http --no-progress -j 16 -r 400 --retries 20 --adaptive "$@" \
+      -i "$WORK/$tag.$p.txt" >/dev/null 2>>"$WORK/err" &
+  done
+  wait
+  t1=$(date +%s%N)
+  echo "wall_s=$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f", ns / 1e9 }')" \
+    "n429=$(grep -c " 429 .*/limited/$tag/" "$WORK/nginx/limited.log")" \
+    "n200=$(grep -c " 200 .*/limited/$tag/" "$WORK/nginx/limited.log")"
+}
+part adaptive && for ((i = 0; i < REPS; i++)); do
+  echo "workload=adaptive tool=sluice-redis $(fourth "ar$i" --redis "$redis" --limit-name "ar$i")"
+  echo "workload=adaptive tool=sluice-alone $(fourth "aa$i")"
+done | tee "$WORK/adaptive"
+part adaptive && for tool in sluice-redis sluice-alone; do
+  grep "tool=$tool " "$WORK/adaptive" >"$WORK/t"
+  say "workload=adaptive tool=$tool reps=$REPS" \
+    "median_wall_s=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' "$WORK/t" | median)" \
+    "median_n429=$(sed 's/.*n429=\([0-9]*\).*/\1/' "$WORK/t" | median)"
+done

@@ -425,6 +425,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return ec ? error_code(beast::error::timeout) : error_code(asio::error::eof);
     };
     const auto t0 = clock::now();
+    out.timing.sent = t0;
     auto [wec, wn] =
         co_await asio::async_write(s, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
     if (wec) {

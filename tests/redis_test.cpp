@@ -412,6 +412,78 @@ TEST(RedisRateLimit, AStartHeldByOneSetMovesTheSharedScheduleByOneSlotNotByTheHo
   EXPECT_LE(during, 42) << during;
 }
 
+TEST(RedisRateLimit, AnAdaptiveRateIsLoweredOnceForEveryProcessAndRaisedBySuccesses) {
+  redis_server server;
+  fleet f(server, 2);
+  auto& ra = f.add<sluice::redis_rate_limit>(0, "t:aimd", 100.0, 1u);
+  auto& rb = f.add<sluice::redis_rate_limit>(1, "t:aimd", 100.0, 1u);
+  const sluice::aimd_options o{.floor = 5, .ceiling = 100, .increase = 50, .decrease = 0.5};
+  ra.adapt(o);
+  rb.adapt(o);
+  auto& a = *f.limit_sets[0];
+  auto& b = *f.limit_sets[1];
+  auto start = [&](sluice::limit_set& s) {
+    return run_on(f.io, [&]() -> asio::awaitable<clock_type::duration> {
+      auto t = co_await s.acquire();
+      co_return t.started_at();
+    });
+  };
+  redis_client reader(f.io.get_executor(), config_of(server));
+  auto shared_value = [&] {
+    return std::stod(run_on(f.io, cmd(reader, "HGET", "t:aimd:aimd", "value")).str);
+  };
+  const auto a1 = start(a);
+  const auto b1 = start(b);
+  EXPECT_DOUBLE_EQ(shared_value(), 100);
+  // a's task met a 429: told with a's next call, the rate halves for both.
+  ra.signal(a1);
+  start(a);
+  EXPECT_DOUBLE_EQ(shared_value(), 50);
+  EXPECT_DOUBLE_EQ(ra.rate(), 50);
+  const auto b2 = start(b);
+  EXPECT_DOUBLE_EQ(rb.rate(), 50);  // b learned it from its own call
+  // b's task, started before that decrease, met one too: the same round, not counted again.
+  rb.signal(b1);
+  start(b);
+  EXPECT_DOUBLE_EQ(shared_value(), 50);
+  // One started after the decrease is a new round.
+  rb.signal(b2);
+  start(b);
+  EXPECT_DOUBLE_EQ(shared_value(), 25);
+  // Successes raise it (each by increase / value), up to the ceiling.
+  for (int i = 0; i < 3; ++i) ra.success(a1);
+  start(a);
+  double v = 25;
+  for (int i = 0; i < 3; ++i) v += 50 / v;
+  EXPECT_NEAR(shared_value(), v, 1e-5);
+  for (int i = 0; i < 1000; ++i) ra.success(a1);
+  start(a);
+  EXPECT_DOUBLE_EQ(shared_value(), 100);
+  EXPECT_NE(ra.describe().find("adaptive, up to 100"), std::string::npos) << ra.describe();
+  EXPECT_THROW(ra.adapt({.floor = 0, .ceiling = 10}), std::invalid_argument);
+}
+
+TEST(RedisRateLimit, AnAdaptiveRateSpacesStartsByItsValue) {
+  // Lowered to 20/s, the shared schedule spaces starts 50 ms apart (at 100/s: 10 ms).
+  redis_server server;
+  fleet f(server, 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto& r = f.add<sluice::redis_rate_limit>(i, "t:aimd2", 100.0, 1u);
+    r.adapt({.floor = 1, .ceiling = 100, .increase = 0, .decrease = 0.2});
+  }
+  auto& r0 = static_cast<sluice::redis_rate_limit&>(*f.limits[0]);
+  const auto first = run_on(f.io, [&]() -> asio::awaitable<clock_type::duration> {
+    auto t = co_await f.limit_sets[0]->acquire();
+    co_return t.started_at();
+  });
+  r0.signal(first);
+  const auto starts = f.run(5);  // 10 starts at 20/s: 9 intervals of 50 ms
+  const double span = std::chrono::duration<double>(starts.back() - starts.front()).count();
+  EXPECT_GT(span, 9 * 0.05 - 0.03);
+  EXPECT_LT(span, 9 * 0.05 * 1.5 + 0.05);
+  EXPECT_DOUBLE_EQ(r0.rate(), 20);
+}
+
 TEST(RedisRateLimit, CostsAreWeighed) {
   redis_server server;
   fleet f(server, 2);

@@ -501,10 +501,6 @@ run_config to_config(const run_flags& f, std::vector<std::string> rest, bool std
     } catch (const std::invalid_argument& e) {
       throw usage_error(e.what());
     }
-    if (c.adaptive)
-      throw usage_error(
-          "--adaptive with --redis: AIMD steers this process's own limits; a "
-          "shared rate is not lowered by one process (use one or the other)");
     const bool no_limit = !shares_limits(c);
     if (no_limit && !f.worker)
       throw usage_error(

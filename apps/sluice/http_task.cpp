@@ -191,6 +191,7 @@ boost::asio::awaitable<finished_task> http_task::attempt(std::shared_ptr<const i
       t.retryable = http::retryable_status(r->status);
       t.hold = http::retry_after(*r);
       t.overload = r->status == 429 || r->status == 503;
+      t.sent = r->timing.sent.time_since_epoch();
     }
   } else {
     put_bytes(row, "error", error);

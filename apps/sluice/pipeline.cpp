@@ -310,7 +310,7 @@ asio::awaitable<finished_task> attempt(run_state& s, item_ptr it) {
     if (s.c.adaptive) s.limits->succeeded(started);
     co_return done;
   } catch (const task_failed& f) {
-    if (f.task.overload && s.c.adaptive) s.limits->overloaded(started);
+    if (f.task.overload && s.c.adaptive) s.limits->overloaded(f.task.sent.value_or(started));
     // The server asks every task to hold off (HTTP Retry-After), not only this one's retry.
     if (f.task.hold) s.limits->hold(*f.task.hold);
     throw;

@@ -94,9 +94,14 @@ void run_limits::share(const boost::asio::any_io_executor& ex) {
     l->on_problem(say);
     shared_.push_back({std::move(l), what, cap});
   };
-  if (c.max_per_second > 0)
-    add(std::make_unique<redis_rate_limit>(*redis_, base + "rate", c.max_per_second, c.burst),
-        counts::starts, false);
+  if (c.max_per_second > 0) {
+    auto rate =
+        std::make_unique<redis_rate_limit>(*redis_, base + "rate", c.max_per_second, c.burst);
+    // --adaptive: one AIMD value on the server, lowered by any process's 429 for all.
+    if (c.adaptive) rate->adapt(rate_control(c.max_per_second));
+    shared_rate_ = rate.get();
+    add(std::move(rate), counts::starts, false);
+  }
   for (const auto& w : c.windows)
     add(std::make_unique<redis_window_limit>(
             *redis_, base + "window:" + std::to_string(w.count) + "/" + ns(w.per), w.count, w.per),
@@ -165,11 +170,13 @@ void run_limits::apply(options& o) {
 void run_limits::succeeded(duration started) {
   if (adaptive_cap_) adaptive_cap_->success(started, now());
   if (adaptive_rate_) adaptive_rate_->success(started, now());
+  if (shared_rate_) shared_rate_->success(started);
 }
 
 void run_limits::overloaded(duration started) {
   if (adaptive_cap_) adaptive_cap_->signal(started, now());
   if (adaptive_rate_) adaptive_rate_->signal(started, now());
+  if (shared_rate_) shared_rate_->signal(started);
 }
 
 void run_limits::hold(duration d) {

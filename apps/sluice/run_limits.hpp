@@ -94,6 +94,7 @@ class run_limits {
     bool cap;  // a lease: the runner holds it for the whole task
   };
   std::vector<shared> shared_;
+  redis_rate_limit* shared_rate_ = nullptr;  // -r with --redis (adaptive with --adaptive)
   std::optional<limit_set> starts_;
   std::optional<adaptive_cap> adaptive_cap_;
   std::optional<adaptive_rate> adaptive_rate_;

@@ -50,6 +50,9 @@ struct finished_task {
   std::optional<std::chrono::nanoseconds> hold;
   /// A sign of overload for --adaptive: HTTP 429 or 503, or a timeout.
   bool overload = false;
+  /// When the request went out (steady clock), when the kind knows it: --adaptive counts a
+  /// 429 against the rate in force then, not when the attempt began waiting for its start.
+  std::optional<std::chrono::nanoseconds> sent;
 };
 
 /// Thrown by an attempt that failed, so that retries and halt policies see it.

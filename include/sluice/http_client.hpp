@@ -94,6 +94,8 @@ struct timing {
   std::chrono::nanoseconds tls{0};         // TLS handshake (0 on a reused connection)
   std::chrono::nanoseconds first_byte{0};  // request sent until the response header is read
   std::chrono::nanoseconds total{0};       // the whole call, redirects included
+  /// When the request was written (the last exchange's): the start the server counts.
+  std::chrono::steady_clock::time_point sent{};
 };
 
 struct response {

@@ -6,6 +6,7 @@
 // when their holder dies (kill -9) and are renewed while it lives.
 #pragma once
 
+#include "sluice/aimd.hpp"
 #include "sluice/limit.hpp"
 #include "sluice/redis_client.hpp"
 
@@ -65,11 +66,15 @@ class redis_limit : public limit {
     /// through the least delay seen so far, not through this reply's (which a busy process
     /// reads late: its slot would be late, and a server counting arrivals would see it so).
     std::int64_t server_at_us = -1, server_now_us = -1;
+    /// An adaptive rate's value now (0: none given).
+    double rate = 0;
   };
   redis_limit(redis_client& client, std::string key);
   /// One script call for `cost` more units. Throws redis_unavailable or redis_error. Touches
   /// no member once suspended (the limit may be gone when it resumes).
   virtual boost::asio::awaitable<answer> ask(std::uint64_t cost) = 0;
+  /// The server answered (called before the answer is used, the limit alive).
+  virtual void answered(const answer& /*a*/) {}
   /// The start took these lease ids (leases keep them until release) and `cost` units of
   /// room, `late` after the time the server gave it.
   virtual void took(std::vector<std::string> /*ids*/, std::uint64_t /*cost*/, duration /*late*/) {}
@@ -81,6 +86,9 @@ class redis_limit : public limit {
   /// Lease ids the server gave that no start took (close() gives them back).
   std::vector<std::string> unused_ids();
   static duration now();
+  /// A time of the local clock on the server's (us since its epoch), through the best offset
+  /// known; none before the first reply that gave the server's clock.
+  [[nodiscard]] std::optional<std::int64_t> server_time(duration local) const;
 
   redis_client& client_;
   std::string key_;
@@ -134,6 +142,13 @@ class redis_limit : public limit {
 /// at most 5 ms): a start that early only borrows from the burst the server allows (half a
 /// start, never more, as the next one aims early too), and the timer's usual latency no
 /// longer makes it late.
+///
+/// Adaptive (adapt()): the rate is one AIMD value kept on the server beside the schedule
+/// (key + ":aimd"), the arithmetic of sluice::aimd: a signal (a 429, a 503, a timeout) from
+/// any process lowers it for all of them, once per round (a signal from a start made before
+/// the last decrease is not counted again, on the server's clock), and every success raises
+/// it, up to the ceiling. Signals and successes ride on the process's next call: no round
+/// trip of their own.
 class redis_rate_limit final : public redis_limit {
  public:
   /// Throws std::invalid_argument for a rate that is not finite and > 0, or burst 0. Every
@@ -142,13 +157,29 @@ class redis_rate_limit final : public redis_limit {
   [[nodiscard]] std::uint64_t max_cost() const override { return burst_; }
   [[nodiscard]] std::string describe() const override;
 
+  /// Makes the shared rate adaptive between o.floor and o.ceiling (o.latency_target is not
+  /// used: signals are the caller's). Every process sharing the key should adapt alike.
+  /// Throws std::invalid_argument as sluice::aimd does.
+  void adapt(const aimd_options& o);
+  /// A task that started at `started` (the steady clock) succeeded, or met a signal of
+  /// overload: told to the server with the next call.
+  void success(duration started);
+  void signal(duration started);
+  /// The rate now: the shared value as the last reply gave it when adaptive.
+  [[nodiscard]] double rate() const noexcept { return value_; }
+
  private:
   boost::asio::awaitable<answer> ask(std::uint64_t cost) override;
+  void answered(const answer& a) override;
   void took(std::vector<std::string> ids, std::uint64_t cost, duration late) override;
   [[nodiscard]] duration lead() const noexcept override;
   double rate_;
   std::uint32_t burst_;
   duration late_{0};  // of starts since the last call: the schedule moves by it
+  std::optional<aimd_options> aimd_;
+  double value_;                       // the rate in force (the shared one, when adaptive)
+  std::uint64_t successes_ = 0;        // since the last call
+  std::int64_t signal_start_us_ = -1;  // the latest signalled start since it (server us)
 };
 
 /// At most `capacity` units in any `window` (sliding, exact), shared through Redis: a sorted

@@ -29,16 +29,44 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 )lua";
 
-// GCRA with reservation. ARGV: emission interval (us, may be fractional), burst, cost, and
-// how late (us) the caller's starts since its last call were. Conforms at t when
-// t >= TAT + (cost - burst) * T; reserves the earliest such t >= now (TAT = max(TAT, t) +
-// cost * T) and returns {that time, now} in us on the server's clock. Late starts first move a
-// TAT still ahead of now: they used their slots later than reserved.
+// GCRA with reservation. KEYS: the TAT, and the AIMD state of an adaptive rate. ARGV: emission
+// interval (us, may be fractional), burst, cost, and how late (us) the caller's starts since
+// its last call were; for an adaptive rate also floor, ceiling, increase, decrease (as
+// sluice::aimd), the caller's successes since its last call and the latest start (us) of its
+// signalled attempts (-1: none). Adaptive: the successes raise the value (each by
+// increase / value), a signal from a start at or after the last decrease lowers it once, and
+// the interval is 1 / value. Conforms at t when t >= TAT + (cost - burst) * T; reserves the
+// earliest such t >= now (TAT = max(TAT, t) + cost * T) and returns {that time, now} in us on
+// the server's clock, and the value in thousandths (0 when not adaptive). Late starts first
+// move a TAT still ahead of now: they used their slots later than reserved.
 const redis_script gcra_script{now_us + R"lua(
 local period = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local late = tonumber(ARGV[4])
+local value = 0
+if #ARGV >= 10 then
+  local floor, ceiling = tonumber(ARGV[5]), tonumber(ARGV[6])
+  local increase, decrease = tonumber(ARGV[7]), tonumber(ARGV[8])
+  local successes, signalled = tonumber(ARGV[9]), tonumber(ARGV[10])
+  local v = tonumber(redis.call('HGET', KEYS[2], 'value') or '') or ceiling
+  local decreased = tonumber(redis.call('HGET', KEYS[2], 'decreased') or '') or -1
+  if v > ceiling then v = ceiling end
+  if v < floor then v = floor end
+  for i = 1, math.min(successes, 100000) do
+    if v >= ceiling then break end
+    v = math.min(ceiling, v + increase / v)
+  end
+  if signalled >= 0 and signalled >= decreased then
+    v = math.max(floor, v * decrease)
+    decreased = now
+  end
+  redis.call('HSET', KEYS[2], 'value', string.format('%.6f', v),
+             'decreased', string.format('%d', decreased))
+  redis.call('PEXPIRE', KEYS[2], 3600000)
+  period = 1000000 / v
+  value = math.floor(v * 1000 + 0.5)
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
 if late > 0 and tat > now then tat = tat + late end
 local at = tat + (cost - burst) * period
@@ -48,7 +76,7 @@ if base < at then base = at end
 local new_tat = base + cost * period
 redis.call('SET', KEYS[1], string.format('%.3f', new_tat),
            'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return {math.ceil(at), now}
+return {math.ceil(at), now, value}
 )lua"};
 
 // Sliding window. KEYS: the starts (a sorted set of "id:cost" scored by time), their sum.
@@ -227,6 +255,7 @@ asio::awaitable<void> redis_limit::asking(std::shared_ptr<redis_limit*> alive, s
   asking_ = false;
   const duration t = now();
   if (a) {
+    answered(*a);
     backoff_ = {};
     if (!last_problem_.empty())
       tell("redis " + client_.config().display() + ": limits work again", true);
@@ -261,6 +290,11 @@ asio::awaitable<void> redis_limit::asking(std::shared_ptr<redis_limit*> alive, s
   notify();  // the sets look again: at the grant, or at retry_at_
 }
 
+std::optional<std::int64_t> redis_limit::server_time(duration local) const {
+  if (!offset_) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::microseconds>(local - *offset_).count();
+}
+
 void redis_limit::call_ended() {
   if (--in_flight_ == 0) idle_.cancel();
 }
@@ -291,10 +325,25 @@ asio::awaitable<void> redis_limit::close() {
 
 redis_rate_limit::redis_rate_limit(redis_client& client, std::string key, double rate,
                                    std::uint32_t burst)
-    : redis_limit(client, std::move(key)), rate_(rate), burst_(burst) {
+    : redis_limit(client, std::move(key)), rate_(rate), burst_(burst), value_(rate) {
   if (!std::isfinite(rate) || rate <= 0 || rate > 1e12)
     throw std::invalid_argument("redis rate limit: the rate must be > 0 and at most 1e12");
   if (burst == 0) throw std::invalid_argument("redis rate limit: burst must be >= 1");
+}
+
+void redis_rate_limit::adapt(const aimd_options& o) {
+  (void)aimd(o);  // its checks
+  aimd_ = o;
+  value_ = o.ceiling;
+}
+
+void redis_rate_limit::success(duration) {
+  if (aimd_) ++successes_;
+}
+
+void redis_rate_limit::signal(duration started) {
+  if (!aimd_) return;
+  if (const auto at = server_time(started)) signal_start_us_ = std::max(signal_start_us_, *at);
 }
 
 asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
@@ -304,27 +353,42 @@ asio::awaitable<redis_limit::answer> redis_rate_limit::ask(std::uint64_t cost) {
       interval_text(1e6 / rate_), std::to_string(burst_), std::to_string(cost),
       interval_text(
           std::chrono::duration<double, std::micro>(std::exchange(late_, duration{0})).count())};
+  if (aimd_) {
+    keys.push_back(key_ + ":aimd");
+    for (const double x : {aimd_->floor, aimd_->ceiling, aimd_->increase, aimd_->decrease})
+      args.push_back(interval_text(x));
+    args.push_back(std::to_string(std::exchange(successes_, 0)));
+    args.push_back(std::to_string(std::exchange(signal_start_us_, -1)));
+  }
   auto r = co_await client_.eval(gcra_script, std::move(keys), std::move(args));
-  if (r.elements.size() != 2) throw redis_error("the rate script answered no pair");
+  if (r.elements.size() != 3) throw redis_error("the rate script answered no triple");
   answer a{true, {}, {}};
   a.server_at_us = r.elements[0].as_integer();
   a.server_now_us = r.elements[1].as_integer();
   a.wait = std::chrono::microseconds(std::max<std::int64_t>(0, a.server_at_us - a.server_now_us));
+  if (const auto v = r.elements[2].as_integer(); v > 0) a.rate = static_cast<double>(v) / 1000;
   co_return a;
 }
 
+void redis_rate_limit::answered(const answer& a) {
+  if (aimd_ && a.rate > 0) value_ = a.rate;
+}
+
 void redis_rate_limit::took(std::vector<std::string>, std::uint64_t cost, duration late) {
-  const auto slots = std::chrono::duration<double>(static_cast<double>(cost) / rate_);
+  const auto slots = std::chrono::duration<double>(static_cast<double>(cost) / value_);
   late_ += std::min(late, std::chrono::duration_cast<duration>(slots));
 }
 
 limit::duration redis_rate_limit::lead() const noexcept {
-  const auto interval = std::chrono::duration<double>(1.0 / rate_);
+  const auto interval = std::chrono::duration<double>(1.0 / value_);
   return std::min<duration>(std::chrono::milliseconds(5),
                             std::chrono::duration_cast<duration>(interval / 2));
 }
 
 std::string redis_rate_limit::describe() const {
+  if (aimd_)
+    return "redis rate " + detail::number_text(value_) + "/s (adaptive, up to " +
+           detail::number_text(aimd_->ceiling) + ") burst " + std::to_string(burst_);
   return "redis rate " + detail::number_text(rate_) + "/s burst " + std::to_string(burst_);
 }
 
