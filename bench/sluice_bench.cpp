@@ -2,7 +2,9 @@
 //   sluice_bench <workload> <n> <limit> [variant]
 //   w1  n no-op tasks, at most `limit` at once, results consumed unordered (variant limits3:
 //       with a GCRA rate and a sliding window besides, in one limit set, never waiting;
-//       limits3set: the cap in that set too; rate1: the run's own GCRA; clock: one clock read)
+//       limits3set: the cap in that set too; limits3tick: limits3 on a clock that costs
+//       next to nothing (a counter, 1 ns a read): what the decisions cost beside the clock
+//       read; rate1: the run's own GCRA; clock: one clock read)
 //       variants: run_on_each (default), amap
 //   w2  the same, results in input order (run_all)
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
@@ -52,6 +54,19 @@ using clk = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A clock that costs next to nothing (limits3tick): a counter that moves 1 ns a read, so that
+// each start has its own time, as on a real clock. What three limits cost per start beside the
+// clock read each exact time limit must make.
+struct tick_clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<tick_clock>;
+  static constexpr bool is_steady = true;
+  static inline rep ticks = 0;
+  static time_point now() noexcept { return time_point{duration{++ticks}}; }
+};
 
 // What in_process calls: a plain function of the program.
 std::size_t add_one(std::size_t i) {
@@ -130,6 +145,19 @@ int main(int argc, char** argv) {
     if (wl == "w1" && variant == "amap") {
       auto s = sluice::amap(noop, std::views::iota(std::size_t{0}, n), {.max_at_once = limit});
       while (auto v = co_await s.next()) ++r.count;
+    } else if (wl == "w1" && variant == "limits3tick") {
+      // limits3 on tick_clock: about one read a start, so the window of 130 us holds about
+      // the 130,000 starts the real one holds in 10 ms at ~77 ns a start.
+      sluice::gcra_limit rate{1e9, 1000000};
+      sluice::window_limit window{1000000000, 130us};
+      sluice::options o{.max_at_once = limit};
+      o.limits = {&rate, &window};
+      co_await sluice::run_on_each<tick_clock>(
+          [&](std::size_t i) -> asio::awaitable<std::size_t> {
+            ++r.count;
+            co_return i;
+          },
+          std::views::iota(std::size_t{0}, n), o);
     } else if (wl == "w1" && (variant == "limits3" || variant == "limits3set")) {
       // Three limits on every start, set so that they never make a task wait (the cost of the
       // decision, not of waiting): a GCRA rate and a sliding window, with the cap as the
