@@ -367,6 +367,31 @@ TEST(LimitSet, SettleAndTheServersWordMoveTheWindow) {
   }());
 }
 
+TEST(LimitSet, TryAcquireIntoFillsAnEmptyTicketInPlace) {
+  run_virtual([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    vlimits limits{ex};
+    auto& cap = limits.add_concurrency(1);
+    limits.add_per_key({.max_at_once = 1});
+    vlimits::ticket t;
+    EXPECT_TRUE(limits.try_acquire_into(t, 1, "k1"));
+    EXPECT_TRUE(t);
+    EXPECT_EQ(t.cost(), 1u);
+    EXPECT_EQ(cap.held(), 1u);
+    vlimits::ticket u;
+    EXPECT_FALSE(limits.try_acquire_into(u, 1, "k2"));  // the cap is full: u stays empty
+    EXPECT_FALSE(u);
+    // Released, the same ticket takes another key's start: its own key goes with it.
+    t.release();
+    EXPECT_TRUE(limits.try_acquire_into(t, 1, "k2"));
+    EXPECT_FALSE(limits.try_acquire_into(u, 1, "k3"));
+    t.release();  // gives k2's per-key place back, not k1's
+    EXPECT_TRUE(limits.try_acquire_into(u, 1, "k2"));
+    EXPECT_EQ(cap.held(), 1u);
+    co_return;
+  }());
+}
+
 TEST(LimitSet, ALoweredCapFailsAWaiterThatCanNoLongerFit) {
   run_virtual([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;

@@ -85,6 +85,14 @@ class basic_limit_set final {
 
    private:
     friend class basic_limit_set;
+    // Takes a start into this empty ticket (no ticket made and moved in).
+    void adopt(impl* s, std::uint64_t cost, std::string_view key, duration at) {
+      set_ = s;
+      demand_.cost = cost;
+      if (!key.empty() || !demand_.key.empty()) demand_.key.assign(key);
+      at_ = at;
+      ++s->tickets_;
+    }
     struct owned_demand {
       std::uint64_t cost = 1;
       std::string key;
@@ -165,6 +173,17 @@ class basic_limit_set final {
     if (s.waiters_.empty() && s.try_start(now, cost, key))
       return ticket(&s, cost, std::string(key), now);
     return {};
+  }
+
+  /// try_acquire into `t`, which must be empty: true when it now holds the start. (What a
+  /// runner uses: the ticket it keeps is filled in place.)
+  bool try_acquire_into(ticket& t, std::uint64_t cost = 1, std::string_view key = {}) {
+    impl& s = *impl_;
+    s.check(cost, key);
+    const duration now = s.now();
+    if (!s.waiters_.empty() || !s.try_start(now, cost, key)) return false;
+    t.adopt(&s, cost, key, now);
+    return true;
   }
 
   /// No start for `d` from now, in any limit (a server's Retry-After), even with none added.

@@ -100,7 +100,7 @@ class run_limits {
   /// case of a run that is not at its limits costs no coroutine); else acquire() waits for
   /// the rest.
   bool try_acquire(held& h) {
-    if (set_ && !h.ticket && !(h.ticket = set_->try_acquire(h.cost, h.key))) return false;
+    if (set_ && !h.ticket && !set_->try_acquire_into(h.ticket, h.cost, h.key)) return false;
     if (shared_ && !h.shared && !(h.shared = shared_->try_acquire())) return false;
     if ((plain_rate_ || set_) && shared_rate_) return false;  // taken together by acquire()
     if (plain_rate_) return plain_rate_->try_acquire();
