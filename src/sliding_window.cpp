@@ -1,6 +1,8 @@
 #include "sluice/sliding_window.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +21,16 @@ void check(std::uint64_t capacity, std::chrono::nanoseconds window, std::chrono:
 sliding_window::sliding_window(std::uint64_t capacity, duration window, duration min_gap)
     : capacity_(capacity), window_(window), gap_(min_gap) {
   check(capacity, window, min_gap);
+  requantize();
+}
+
+void sliding_window::requantize() {
+  // (Entries already recorded keep their times: rounded up or not, each stays conservative.)
+  quantum_ = 0;
+  if (capacity_ <= exact_capacity) return;
+  const std::int64_t least = (window_.count() + 65'535) / 65'536;
+  quantum_ = std::int64_t(std::bit_ceil(static_cast<std::uint64_t>(least)));
+  if (quantum_ == 1) quantum_ = 0;  // a nanosecond: exact
 }
 
 sliding_window::duration sliding_window::earliest(duration now, std::uint64_t cost) const {
@@ -54,6 +66,7 @@ void sliding_window::forget_before(duration t) {
 void sliding_window::commit(duration t, std::uint64_t cost) {
   forget_before(t);
   last_ = std::max(last_, t);
+  t = recorded(t);
   if (!starts_.empty() && starts_.back().at == t)
     starts_.back().cost += cost;
   else
@@ -68,6 +81,7 @@ bool sliding_window::try_commit(duration now, std::uint64_t cost) {
 }
 
 void sliding_window::settle(duration t, std::uint64_t estimated, std::uint64_t actual) {
+  t = recorded(t);
   auto it = std::lower_bound(starts_.begin(), starts_.end(), t,
                              [](const start& s, duration at) { return s.at < at; });
   if (it == starts_.end() || it->at != t) return;
@@ -85,11 +99,15 @@ void sliding_window::agree(duration now, std::uint64_t remaining, duration reset
   const std::uint64_t in_use = used(now);
   const std::uint64_t room = capacity_ > in_use ? capacity_ - in_use : 0;
   if (remaining >= room) return;
-  // An entry at `at` is in every window up to at + window: it leaves at reset.
-  const duration at = std::min(reset - window_, now);
+  // An entry at `at` is in every window up to at + window: it leaves at reset (bucketed: up
+  // to a quantum after).
+  const duration at = recorded(std::min(reset - window_, now));
   auto it = std::upper_bound(starts_.begin(), starts_.end(), at,
                              [](duration t, const start& s) { return t < s.at; });
-  starts_.insert(it, {at, room - remaining});
+  if (it != starts_.begin() && std::prev(it)->at == at)
+    std::prev(it)->cost += room - remaining;  // (a bucket of starts already there)
+  else
+    starts_.insert(it, {at, room - remaining});
   total_ += room - remaining;
 }
 
@@ -100,11 +118,13 @@ void sliding_window::hold_until(duration t) {
 void sliding_window::set_capacity(std::uint64_t capacity) {
   check(capacity, window_, gap_);
   capacity_ = capacity;
+  requantize();
 }
 
 void sliding_window::set_window(duration window) {
   check(capacity_, window, gap_);
   window_ = window;
+  requantize();
 }
 
 void sliding_window::set_min_gap(duration gap) {
@@ -114,8 +134,9 @@ void sliding_window::set_min_gap(duration gap) {
 
 std::uint64_t sliding_window::used(duration now) const noexcept {
   std::uint64_t sum = 0;
+  // (Every start is at or before now; a bucketed one is recorded up to a quantum after.)
   for (const start& s : starts_)
-    if (s.at + window_ > now && s.at <= now) sum += s.cost;
+    if (s.at + window_ > now) sum += s.cost;
   return sum;
 }
 

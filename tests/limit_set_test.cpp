@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,148 @@ TEST(SlidingWindow, HoldsAndChangesAtRunTime) {
   EXPECT_THROW(sliding_window(0, 1s), std::invalid_argument);
   EXPECT_THROW(sliding_window(1, 0s), std::invalid_argument);
   EXPECT_THROW(sliding_window(1, 1s, -1s), std::invalid_argument);
+}
+
+// A sliding_window beside a plain list of its starts, through thousands of starts (bursts
+// that fill it, pauses that empty it), settles that correct or drop an entry, and a server's
+// word that puts one in the middle: every answer is the one the list gives.
+TEST(SlidingWindow, AnswersAsAPlainListOfItsStartsThroughSettlesAndTheServersWord) {
+  struct entry {
+    std::chrono::nanoseconds at;
+    std::uint64_t cost;
+  };
+  const std::chrono::nanoseconds window = 1s;
+  const std::uint64_t capacity = 400;
+  sliding_window w{capacity, window};
+  std::vector<entry> list;
+  auto forget = [&](std::chrono::nanoseconds t) {
+    std::erase_if(list, [&](const entry& e) { return e.at + window <= t; });
+  };
+  auto used = [&](std::chrono::nanoseconds t) {
+    std::uint64_t sum = 0;
+    for (const entry& e : list)
+      if (e.at <= t && e.at + window > t) sum += e.cost;
+    return sum;
+  };
+  auto earliest = [&](std::chrono::nanoseconds t, std::uint64_t cost) {
+    std::vector<std::chrono::nanoseconds> at{t};  // when the room can change: as a start leaves
+    for (const entry& e : list)
+      if (e.at + window > t) at.push_back(e.at + window);
+    std::sort(at.begin(), at.end());
+    for (const auto c : at)
+      if (used(c) + cost <= capacity) return c;
+    return at.back();
+  };
+  std::mt19937 rng(7);
+  std::chrono::nanoseconds now{0};
+  std::size_t most = 0, checks = 0;
+  for (int i = 0; i < 6000; ++i) {
+    // Mostly quick starts (the ring fills), now and then a pause (it empties and shrinks).
+    now += (i % 1500 > 1300) ? std::chrono::nanoseconds(rng() % 400'000'000)
+                             : std::chrono::nanoseconds(rng() % 3'000'000);
+    const std::uint64_t cost = 1 + rng() % 3;
+    ASSERT_EQ(w.used(now), used(now)) << "step " << i;
+    const auto t = w.earliest(now, cost);
+    ASSERT_EQ(t, earliest(now, cost)) << "step " << i;
+    ++checks;
+    now = t;
+    w.commit(now, cost);
+    forget(now);
+    list.push_back({now, cost});
+    most = std::max(most, list.size());
+    if (rng() % 7 == 0) {  // a response says what an earlier start cost (0 drops its entry)
+      const entry e = list[rng() % list.size()];
+      const std::uint64_t actual = rng() % 4;
+      w.settle(e.at, e.cost, actual);
+      auto it = std::find_if(list.begin(), list.end(), [&](const entry& x) { return x.at == e.at; });
+      it->cost = it->cost - std::min(it->cost, e.cost) + actual;
+      if (it->cost == 0) list.erase(it);
+    }
+    if (rng() % 50 == 0) {  // the server says fewer remain: an entry goes in the middle
+      const auto reset = now + std::chrono::nanoseconds(rng() % 900'000'000) - 600ms;
+      const std::uint64_t remaining = rng() % 50;
+      w.agree(now, remaining, reset);
+      if (reset > now) {
+        forget(now);
+        const std::uint64_t in_use = used(now);
+        const std::uint64_t room = capacity > in_use ? capacity - in_use : 0;
+        if (remaining < room) {
+          const auto at = std::min(reset - window, now);
+          auto it = std::upper_bound(list.begin(), list.end(), at,
+                                     [](auto t, const entry& x) { return t < x.at; });
+          list.insert(it, {at, room - remaining});
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checks, 6000u);
+  EXPECT_GT(most, 150u);  // the window held many starts at once
+  EXPECT_EQ(w.used(now), used(now));
+}
+
+TEST(SlidingWindow, AboveItsExactCapacityItIsBucketedInMemoryThatDoesNotGrowWithIt) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(sliding_window(65'536, 1s).quantum(), 0ns);  // exact up to 65,536
+  EXPECT_EQ(sliding_window(65'537, 1s).quantum(), 16'384ns);  // >= 1 s / 65,536, a power of 2
+  EXPECT_EQ(sliding_window(200'000, 1min).quantum(), 1'048'576ns);
+  EXPECT_EQ(sliding_window(10'000'000, 1ms).quantum(), 16ns);
+  EXPECT_EQ(sliding_window(10'000'000, 65'536ns).quantum(), 0ns);  // a nanosecond: exact
+  sliding_window changed{1'000'000, 1s};
+  changed.set_capacity(100);
+  EXPECT_EQ(changed.quantum(), 0ns);
+  changed.set_capacity(1'000'000);
+  changed.set_window(1min);
+  EXPECT_EQ(changed.quantum(), 1'048'576ns);
+
+  // 1.5M unit starts asked for every 0.7 us against a million a second: the starts of a
+  // bucketed window beside those of an exact one (a plain list of start times), from the same
+  // arrivals. No second ever holds more than a million (counted on the starts' real times),
+  // its memory stays at 65,537 entries where the exact one holds a million, and each start
+  // is at most one quantum late per window length the exact one had run.
+  const std::uint64_t capacity = 1'000'000;
+  sliding_window w{capacity, 1s};
+  const nanoseconds q = w.quantum();
+  std::deque<nanoseconds> exact;  // start times in the last second
+  std::vector<nanoseconds> got;
+  nanoseconds exact_at{0};
+  std::size_t most_entries = 0;
+  for (std::int64_t k = 0; k < 1'500'000; ++k) {
+    const nanoseconds arrival{k * 700};
+    nanoseconds t = std::max(arrival, got.empty() ? arrival : got.back());
+    t = w.earliest(t);
+    w.commit(t);
+    got.push_back(t);
+    most_entries = std::max(most_entries, w.entries());
+    exact_at = std::max(arrival, exact_at);
+    while (!exact.empty() && exact.front() + 1s <= exact_at) exact.pop_front();
+    if (exact.size() == capacity) {
+      exact_at = exact.front() + 1s;
+      exact.pop_front();
+    }
+    exact.push_back(exact_at);
+    ASSERT_GE(t, exact_at) << "start " << k;  // never earlier than exact
+    ASSERT_LE(t, exact_at + q * (1 + exact_at / 1s)) << "start " << k;
+  }
+  EXPECT_LE(most_entries, 65'537u);
+  EXPECT_EQ(most_in_any_window(got, 1s), capacity);
+  EXPECT_GT(got.back(), 1s);  // the window was full, and starts waited for it
+}
+
+TEST(SlidingWindow, ABucketedWindowSettlesTheStartsOfABucketApart) {
+  using std::chrono::nanoseconds;
+  sliding_window w{100'000, 1min};  // 100,000 tokens a minute: quantum 1,048,576 ns
+  w.commit(7ns, 50'000);
+  w.commit(13ns, 50'000);  // the same quantum: one entry
+  EXPECT_EQ(w.entries(), 1u);
+  EXPECT_EQ(w.used(1s), 100'000u);
+  w.settle(7ns, 50'000, 20'000);  // the first said 20,000
+  EXPECT_EQ(w.used(1s), 70'000u);
+  EXPECT_EQ(w.earliest(1s, 30'000), 1s);
+  // The rest leaves at the end of its quantum plus the window, not at 7 ns plus the window.
+  EXPECT_EQ(w.earliest(1s, 30'001), 1min + 1'048'576ns);
+  w.agree(2s, 0, 2s + 1min);  // the server says nothing remains until a minute from now
+  EXPECT_EQ(w.used(2s), 100'000u);
+  EXPECT_EQ(w.entries(), 2u);
 }
 
 // Virtual start times of `count` coroutines that all ask `limits` (set up by `setup`) at 0.

@@ -167,12 +167,9 @@ class basic_limit_set final {
 
   /// Starts now if every limit admits it and nobody waits; an empty ticket otherwise.
   [[nodiscard]] ticket try_acquire(std::uint64_t cost = 1, std::string_view key = {}) {
-    impl& s = *impl_;
-    s.check(cost, key);
-    const duration now = s.now();
-    if (s.waiters_.empty() && s.try_start(now, cost, key))
-      return ticket(&s, cost, std::string(key), now);
-    return {};
+    ticket t;
+    (void)try_acquire_into(t, cost, key);
+    return t;
   }
 
   /// try_acquire into `t`, which must be empty: true when it now holds the start. (What a
