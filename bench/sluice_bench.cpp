@@ -2,7 +2,8 @@
 //   sluice_bench <workload> <n> <limit> [variant]
 //   w1  n no-op tasks, at most `limit` at once, results consumed unordered (variant limits3:
 //       with a GCRA rate and a sliding window besides, in one limit set, never waiting;
-//       limits3set: the cap in that set too; limits3tick: limits3 on a clock that costs
+//       limits3set: the cap in that set too; limits3exact: limits3 with a window kept
+//       exactly (65,536 in 1 ms) instead of a bucketed one; limits3tick: limits3 on a clock that costs
 //       next to nothing (a counter, 1 ns a read): what the decisions cost beside the clock
 //       read; rate1: the run's own GCRA; clock: one clock read)
 //       variants: run_on_each (default), amap
@@ -158,17 +159,24 @@ int main(int argc, char** argv) {
             co_return i;
           },
           std::views::iota(std::size_t{0}, n), o);
-    } else if (wl == "w1" && (variant == "limits3" || variant == "limits3set")) {
+    } else if (wl == "w1" &&
+               (variant == "limits3" || variant == "limits3set" || variant == "limits3exact")) {
       // Three limits on every start, set so that they never make a task wait (the cost of the
       // decision, not of waiting): a GCRA rate and a sliding window, with the cap as the
       // run's max_at_once (limits3), or all three in the run's one limit set (limits3set: a
       // concurrency_limit there, as a run whose cap changes at run time has it). The window
-      // is 10 ms long, so that it holds the starts of 10 ms, not of the whole run.
+      // is 10 ms long, so that it holds the starts of 10 ms, not of the whole run; its
+      // capacity makes it bucketed (quantum 256 ns). limits3exact: a window of 65,536 (the
+      // most kept exactly) in 1 ms, one entry a start.
       sluice::gcra_limit rate{1e9, 1000000};
-      sluice::window_limit window{1000000000, 10ms};
+      std::optional<sluice::window_limit> window;
+      if (variant == "limits3exact")
+        window.emplace(65536, 1ms);
+      else
+        window.emplace(1000000000, 10ms);
       sluice::concurrency_limit cap{limit};
       sluice::options o{.max_at_once = limit};
-      o.limits = {&rate, &window};
+      o.limits = {&rate, &*window};
       if (variant == "limits3set") {
         o.max_at_once = 0;
         o.limits.push_back(&cap);

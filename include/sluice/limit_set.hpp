@@ -297,8 +297,10 @@ class basic_limit_set final {
         if (l.what == counts::cost) l.lim->settle(started, l.of(d.cost, d.key), actual);
     }
 
+    // (With nobody waiting the timer is already disarmed: the pass that emptied the queue
+    // disarmed it. A released place then costs no pass.)
     void limit_changed() override {
-      if (!closed_) reschedule();
+      if (!closed_ && !waiters_.empty()) reschedule();
     }
 
     // Starts every waiter whose time has come, in order: a waiter held back by a limit every
