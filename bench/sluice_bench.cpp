@@ -3,9 +3,9 @@
 //   w1  n no-op tasks, at most `limit` at once, results consumed unordered (variant limits3:
 //       with a GCRA rate and a sliding window besides, in one limit set, never waiting;
 //       limits3set: the cap in that set too; limits3exact: limits3 with a window kept
-//       exactly (65,536 in 1 ms) instead of a bucketed one; limits3tick: limits3 on a clock that costs
-//       next to nothing (a counter, 1 ns a read): what the decisions cost beside the clock
-//       read; rate1: the run's own GCRA; clock: one clock read)
+//       exactly (65,536 in 1 ms) instead of a bucketed one; limits3tick: limits3 on a
+//       clock that costs next to nothing (a counter, 1 ns a read): what the decisions cost
+//       beside the clock read; rate1: the run's own GCRA; clock: one clock read)
 //       variants: run_on_each (default), amap
 //   w2  the same, results in input order (run_all)
 //   w3  n tasks from a lazy generator (never materialized), unordered (run_on_each)
