@@ -153,7 +153,8 @@ TEST(SlidingWindow, AnswersAsAPlainListOfItsStartsThroughSettlesAndTheServersWor
       const entry e = list[rng() % list.size()];
       const std::uint64_t actual = rng() % 4;
       w.settle(e.at, e.cost, actual);
-      auto it = std::find_if(list.begin(), list.end(), [&](const entry& x) { return x.at == e.at; });
+      auto it =
+          std::find_if(list.begin(), list.end(), [&](const entry& x) { return x.at == e.at; });
       it->cost = it->cost - std::min(it->cost, e.cost) + actual;
       if (it->cost == 0) list.erase(it);
     }
@@ -181,7 +182,7 @@ TEST(SlidingWindow, AnswersAsAPlainListOfItsStartsThroughSettlesAndTheServersWor
 
 TEST(SlidingWindow, AboveItsExactCapacityItIsBucketedInMemoryThatDoesNotGrowWithIt) {
   using std::chrono::nanoseconds;
-  EXPECT_EQ(sliding_window(65'536, 1s).quantum(), 0ns);  // exact up to 65,536
+  EXPECT_EQ(sliding_window(65'536, 1s).quantum(), 0ns);       // exact up to 65,536
   EXPECT_EQ(sliding_window(65'537, 1s).quantum(), 16'384ns);  // >= 1 s / 65,536, a power of 2
   EXPECT_EQ(sliding_window(200'000, 1min).quantum(), 1'048'576ns);
   EXPECT_EQ(sliding_window(10'000'000, 1ms).quantum(), 16ns);

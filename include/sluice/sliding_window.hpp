@@ -89,7 +89,7 @@ class sliding_window {
     std::uint64_t cost;
   };
   void forget_before(duration t);  // drops starts that no window at or after t contains
-  void requantize();                // after a change of capacity or window
+  void requantize();               // after a change of capacity or window
   // A start's time as recorded: itself, or the end of its quantum.
   [[nodiscard]] duration recorded(duration t) const noexcept {
     return quantum_ == 0 ? t : duration{(t.count() + quantum_ - 1) & ~(quantum_ - 1)};
