@@ -66,7 +66,9 @@ void sliding_window::forget_before(duration t) {
 void sliding_window::commit(duration t, std::uint64_t cost) {
   forget_before(t);
   last_ = std::max(last_, t);
-  t = recorded(t);
+  // (Never before the last entry: one recorded under a coarser quantum, before the capacity
+  // or the window changed, may be later than this start. The entries stay in time order.)
+  t = starts_.empty() ? recorded(t) : std::max(recorded(t), starts_.back().at);
   if (!starts_.empty() && starts_.back().at == t)
     starts_.back().cost += cost;
   else

@@ -245,6 +245,20 @@ TEST(SlidingWindow, ABucketedWindowSettlesTheStartsOfABucketApart) {
   EXPECT_EQ(w.entries(), 2u);
 }
 
+TEST(SlidingWindow, AStartAfterTheQuantumShrankIsRecordedNoEarlierThanTheLastEntry) {
+  using std::chrono::nanoseconds;
+  sliding_window w{100'000, 1s};  // quantum 16,384 ns
+  w.commit(100ns);                // recorded at 16,384 ns
+  w.set_capacity(10);             // exact from now on
+  w.commit(200ns);                // not before the entry at 16,384 ns: it joins it
+  EXPECT_EQ(w.entries(), 1u);
+  EXPECT_EQ(w.used(1s), 2u);
+  EXPECT_EQ(w.earliest(1s, 9), 1s + 16'384ns);  // both leave together
+  w.commit(1s + 20'000ns);                      // after it: exact again
+  EXPECT_EQ(w.entries(), 1u);
+  EXPECT_EQ(w.earliest(1s + 20'000ns, 10), 2s + 20'000ns);
+}
+
 // Virtual start times of `count` coroutines that all ask `limits` (set up by `setup`) at 0.
 template <class Setup>
 times starts(int count, Setup setup, std::uint32_t cost = 1) {
