@@ -10,6 +10,9 @@ namespace sluice {
 
 namespace {
 
+// Above exact_capacity, a window is cut into at least this many quanta (its most entries).
+constexpr std::int64_t quanta_per_window = 65'536;
+
 void check(std::uint64_t capacity, std::chrono::nanoseconds window, std::chrono::nanoseconds gap) {
   if (capacity == 0) throw std::invalid_argument("sliding_window: capacity must be >= 1");
   if (window.count() <= 0) throw std::invalid_argument("sliding_window: window must be > 0");
@@ -28,7 +31,7 @@ void sliding_window::requantize() {
   // (Entries already recorded keep their times: rounded up or not, each stays conservative.)
   quantum_ = 0;
   if (capacity_ <= exact_capacity) return;
-  const std::int64_t least = (window_.count() + 65'535) / 65'536;
+  const std::int64_t least = (window_.count() + quanta_per_window - 1) / quanta_per_window;
   quantum_ = std::int64_t(std::bit_ceil(static_cast<std::uint64_t>(least)));
   if (quantum_ == 1) quantum_ = 0;  // a nanosecond: exact
 }
